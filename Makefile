@@ -1,10 +1,12 @@
 # dagger: the two commands a newcomer runs are `make demo` and `make test`.
 PY ?= python3
 VENV ?= .venv
-BIN := $(VENV)/bin
-export PATH := $(CURDIR)/$(BIN):$(PATH)
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+KAFKA_PORT ?= 9092
+export DAGGER_KAFKA_PORT := $(KAFKA_PORT)
 
-.PHONY: install check test test-unit demo bench clean
+.PHONY: install check test test-unit demo bench kafka-up kafka-down clean
 
 install: $(VENV)/.installed
 
@@ -19,11 +21,21 @@ check: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# Everything but the tests that need a Kafka broker.
 test-unit: install
 	$(BIN)/pytest -m "not kafka"
 
+# The whole suite: starts Kafka, runs every test, stops Kafka even when a test fails.
 test: install
-	$(BIN)/pytest
+	@bash scripts/kafka.sh up
+	@status=0; DAGGER_KAFKA_BOOTSTRAP=127.0.0.1:$(KAFKA_PORT) $(BIN)/pytest || status=$$?; \
+		bash scripts/kafka.sh down; exit $$status
+
+kafka-up:
+	@bash scripts/kafka.sh up
+
+kafka-down:
+	@bash scripts/kafka.sh down
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
