@@ -8,7 +8,8 @@ Nothing here does I/O.
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
 from typing import Any, Generic, Literal, Protocol, TypeAlias, TypeVar
 
 from attrs import frozen
@@ -16,7 +17,7 @@ from attrs import frozen
 S = TypeVar("S")
 M = TypeVar("M")
 
-JSON: TypeAlias = "None | bool | int | float | str | list[JSON] | dict[str, JSON]"
+JSON: TypeAlias = "bool | int | float | str | list[JSON] | dict[str, JSON] | None"
 """What generated encoders produce and decoders accept."""
 
 MESSAGE_ID_HEADER = "dagger-id"
@@ -93,7 +94,7 @@ class Process(Node[S]):
     """A named group of tasks run in order; `timeout` skips the rest and moves on."""
 
     children: tuple[int, ...]
-    timeout: float | None = None
+    timeout: float | None = None  # seconds
 
 
 @frozen(kw_only=True)
@@ -107,7 +108,7 @@ class Listen(Node[S], Generic[S, M]):
     topic: TopicSpec[M]
     match: Callable[[S], str]
     on: Callable[[S, M], S] | None = None
-    timeout: float | None = None
+    timeout: float | None = None  # seconds
     on_timeout: Callable[[S], S] | None = None
 
 
@@ -115,7 +116,7 @@ class Listen(Node[S], Generic[S, M]):
 class Call(Node[S]):
     fn: Callable[[S], S | Awaitable[S]]
     retry: RetryPolicy = RetryPolicy()
-    timeout: float | None = None
+    timeout: float | None = None  # seconds, per attempt
     on_error: Callable[[S, str], S] | None = None
 
 
@@ -136,16 +137,16 @@ class Parallel(Node[S]):
 
 @frozen(kw_only=True)
 class Sleep(Node[S]):
-    """A durable timer: `delay(state)` seconds from activation."""
+    """A durable timer: `delay(state)` from activation."""
 
-    delay: Callable[[S], float]
+    delay: Callable[[S], timedelta]
 
 
 @frozen(kw_only=True)
 class Until(Node[S]):
-    """A durable timer: fires at `at(state)`, a POSIX timestamp."""
+    """A durable timer: fires at `at(state)` (an aware datetime)."""
 
-    at: Callable[[S], float]
+    at: Callable[[S], datetime]
 
 
 @frozen(kw_only=True)
@@ -153,8 +154,8 @@ class Poll(Node[S]):
     """Re-check `check(state)` every `every` seconds until true; fail at `deadline(state)`."""
 
     check: Callable[[S], bool]
-    every: float
-    deadline: Callable[[S], float]
+    every: float  # seconds
+    deadline: Callable[[S], datetime]
 
 
 @frozen(kw_only=True)
