@@ -1,0 +1,278 @@
+"""What each kind of node does when it starts, when its timer fires, and when a call returns."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Final, TypeAlias
+
+from runtime.machine_run import Run, UserError, guarded
+from runtime.types import (
+    Call,
+    CallFinished,
+    Command,
+    Decide,
+    Fail,
+    Listen,
+    Node,
+    NodeRun,
+    Parallel,
+    Poll,
+    Process,
+    RetryPolicy,
+    RunCall,
+    Send,
+    Sequence_,
+    Sleep,
+    Status,
+    Until,
+    WaitRef,
+)
+
+AnyRun: TypeAlias = Run[Any]
+Handler: TypeAlias = Callable[[AnyRun, Any], None]
+
+
+def activate(run: AnyRun, node: Node[Any]) -> None:
+    """Start `node` (its status is NOT_STARTED and its parent runs)."""
+    ACTIVATE[type(node)](run, node)
+
+
+def on_timer(run: AnyRun, node: Node[Any]) -> None:
+    """A timer held by the running `node` fired (and was already taken off the instance)."""
+    handler = ON_TIMER.get(type(node))
+    if handler is not None:
+        handler(run, node)
+
+
+# --------------------------------------------------------------------------- activation
+
+
+def _sequence(run: AnyRun, node: Sequence_[Any]) -> None:
+    run.begin(node.id)
+    if node.children:
+        run.stack.append(node.children[0])
+    else:
+        run.complete(node.id)
+
+
+def _process(run: AnyRun, node: Process[Any]) -> None:
+    run.begin(node.id)
+    if node.timeout is not None:
+        run.set_timer(f"timeout:{node.id}", node.id, run.now + node.timeout)
+    if node.children:
+        run.stack.append(node.children[0])
+    else:
+        run.complete(node.id)
+
+
+def _command(run: AnyRun, node: Command[Any, Any]) -> None:
+    n = node.id
+    run.begin(n, 1)
+    topic = node.topic
+    message = guarded(node, node.build, run.state)
+    key = _text(node, "the topic's key", guarded(node, topic.key, message))
+    value = guarded(node, topic.encode, message)
+    run.effects.append(Send(topic.name, key, value, f"{run.id}/{n}/1"))
+    run.complete(n)
+
+
+def _listen(run: AnyRun, node: Listen[Any, Any]) -> None:
+    n = node.id
+    run.begin(n)
+    key = _text(node, "match", guarded(node, node.match, run.state))
+    run.add_wait(WaitRef(node.topic.name, key, n))
+    if node.timeout is not None:
+        run.set_timer(f"timeout:{n}", n, run.now + node.timeout)
+
+
+def _call(run: AnyRun, node: Call[Any]) -> None:
+    run.begin(node.id, 1)
+    run.effects.append(RunCall(node.id, 1))
+
+
+def _decide(run: AnyRun, node: Decide[Any]) -> None:
+    n = node.id
+    run.begin(n)
+    label = guarded(node, node.choose, run.state)
+    try:
+        chosen = node.labels.index(label)
+    except ValueError:
+        known = ", ".join(repr(known) for known in node.labels)
+        run.fail(
+            n,
+            f"decide {node.name}: choose returned {label!r}, which is none of its labels ({known})",
+        )
+        return
+    for position, child in enumerate(node.children):
+        if position != chosen:
+            run.halt(run.plan.subtree[child])
+    run.stack.append(node.children[chosen])
+
+
+def _parallel(run: AnyRun, node: Parallel[Any]) -> None:
+    run.begin(node.id)
+    if node.children:
+        run.stack.extend(reversed(node.children))
+    else:
+        run.complete(node.id)
+
+
+def _sleep(run: AnyRun, node: Sleep[Any]) -> None:
+    run.begin(node.id)
+    delay = guarded(node, node.delay, run.state)
+    run.set_timer(f"sleep:{node.id}", node.id, run.now + delay.total_seconds())
+
+
+def _until(run: AnyRun, node: Until[Any]) -> None:
+    run.begin(node.id)
+    due = _timestamp(node, "at", guarded(node, node.at, run.state))
+    run.set_timer(f"until:{node.id}", node.id, due)
+
+
+def _poll(run: AnyRun, node: Poll[Any]) -> None:
+    run.begin(node.id, 1)
+    _poll_check(run, node)
+
+
+def _poll_check(run: AnyRun, node: Poll[Any]) -> None:
+    n = node.id
+    if guarded(node, node.check, run.state):
+        run.complete(n)
+        return
+    deadline = _timestamp(node, "deadline", guarded(node, node.deadline, run.state))
+    if run.now >= deadline:
+        run.fail(n, f"poll {node.name} passed its deadline")
+        return
+    attempt = run.runs[n].attempt
+    run.set_timer(f"poll:{n}:{attempt}", n, min(run.now + node.every, deadline))
+
+
+def _fail(run: AnyRun, node: Fail[Any]) -> None:
+    run.begin(node.id)
+    run.fail(node.id, str(guarded(node, node.reason, run.state)))
+
+
+ACTIVATE: Final[dict[type, Handler]] = {
+    Sequence_: _sequence,
+    Process: _process,
+    Command: _command,
+    Listen: _listen,
+    Call: _call,
+    Decide: _decide,
+    Parallel: _parallel,
+    Sleep: _sleep,
+    Until: _until,
+    Poll: _poll,
+    Fail: _fail,
+}
+
+# --------------------------------------------------------------------------- timers
+
+
+def _process_timeout(run: AnyRun, node: Process[Any]) -> None:
+    run.halt(run.plan.subtree[node.id][1:])
+    run.complete(node.id, "timed out")
+
+
+def _listen_timeout(run: AnyRun, node: Listen[Any, Any]) -> None:
+    if node.on_timeout is None:
+        run.fail(node.id, f"listener {node.name} timed out after {node.timeout:g} s")
+        return
+    run.state = guarded(node, node.on_timeout, run.state)
+    run.complete(node.id, "timed out")
+
+
+def _retry(run: AnyRun, node: Call[Any]) -> None:
+    run.effects.append(RunCall(node.id, run.runs[node.id].attempt))
+
+
+def _ring(run: AnyRun, node: Sleep[Any] | Until[Any]) -> None:
+    run.complete(node.id)
+
+
+def _poll_again(run: AnyRun, node: Poll[Any]) -> None:
+    previous = run.runs[node.id]
+    run.runs[node.id] = NodeRun(
+        Status.EXECUTING, previous.started_at, None, previous.attempt + 1, None
+    )
+    _poll_check(run, node)
+
+
+ON_TIMER: Final[dict[type, Handler]] = {
+    Process: _process_timeout,
+    Listen: _listen_timeout,
+    Call: _retry,
+    Sleep: _ring,
+    Until: _ring,
+    Poll: _poll_again,
+}
+
+# --------------------------------------------------------------------------- calls
+
+
+def call_finished(run: AnyRun, node: Call[Any], event: CallFinished) -> None:
+    """The current attempt of the running call `node` returned or raised."""
+    if event.error is not None:
+        _call_failed(run, node, event.attempt, event.error)
+    elif not isinstance(event.state, run.wf.state_type):
+        expected = run.wf.state_type.__name__
+        got = type(event.state).__name__
+        run.fail(node.id, f"node {node.name}: the call returned a {got}, not a {expected}")
+    else:
+        run.state = event.state
+        run.complete(node.id)
+
+
+def _call_failed(run: AnyRun, node: Call[Any], attempt: int, error: str) -> None:
+    n = node.id
+    if attempt < node.retry.attempts:
+        previous = run.runs[n]
+        detail = f"attempt {attempt} failed: {error}"
+        run.runs[n] = NodeRun(Status.EXECUTING, previous.started_at, None, attempt + 1, detail)
+        due = run.now + backoff(node.retry, run.id, n, attempt)
+        run.set_timer(f"retry:{n}:{attempt + 1}", n, due)
+    elif node.on_error is not None:
+        run.state = guarded(node, node.on_error, run.state, error)
+        run.complete(n, f"failed after {attempt} attempts, handled by on_error: {error}")
+    else:
+        run.fail(n, f"call {node.name} failed after {attempt} attempts: {error}")
+
+
+def backoff(policy: RetryPolicy, instance_id: str, node: int, attempt: int) -> float:
+    """Seconds to wait after `attempt` failed: exponential, capped, with deterministic jitter."""
+    delay = policy.initial
+    for _ in range(attempt - 1):
+        if delay >= policy.maximum:
+            break
+        delay *= policy.multiplier
+    delay = min(delay, policy.maximum)
+    if policy.jitter <= 0.0:
+        return delay
+    seed = f"{instance_id}/{node}/{attempt}".encode()
+    unit = int.from_bytes(hashlib.blake2b(seed, digest_size=8).digest()) / 2.0**64
+    return max(0.0, delay * (1.0 + policy.jitter * (2.0 * unit - 1.0)))
+
+
+# --------------------------------------------------------------------------- checks on user values
+
+
+def _text(node: Node[Any], what: str, value: object) -> str:
+    if isinstance(value, str):
+        return value
+    raise _user_error(node, f"{what} returned {type(value).__name__} {value!r}, not a str")
+
+
+def _timestamp(node: Node[Any], what: str, value: object) -> float:
+    if not isinstance(value, datetime):
+        raise _user_error(node, f"{what} returned {type(value).__name__} {value!r}, not a datetime")
+    if value.utcoffset() is None:
+        raise _user_error(
+            node, f"{what} returned a naive datetime {value.isoformat()}; give it a tzinfo"
+        )
+    return value.timestamp()
+
+
+def _user_error(node: Node[Any], problem: str) -> UserError:
+    return UserError(node.id, f"node {node.name}: {problem}")
