@@ -1,0 +1,46 @@
+"""Creating a contender's Kafka topics before its burst, so no send meets a leaderless partition."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+PARTITIONS = 4  # the bench broker's num.partitions, which auto-created topics get too
+READY_TIMEOUT_S = 30.0
+
+
+async def create_topics(bootstrap: str, names: Sequence[str], partitions: int = PARTITIONS) -> None:
+    """Create the topics (those that exist are left alone) and wait until every partition has a leader."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, partitions, 1) for name in names])
+        await _wait_for_leaders(admin, names)
+    finally:
+        await admin.close()
+
+
+async def _wait_for_leaders(admin: Any, names: Sequence[str]) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while True:
+        described = await admin.describe_topics(list(names))
+        if all(_ready(topic) for topic in described):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"topics {', '.join(names)} have no leader after {READY_TIMEOUT_S:.0f} s"
+            )
+        await asyncio.sleep(0.1)
+
+
+def _ready(topic: dict[str, Any]) -> bool:
+    partitions = topic.get("partitions") or []
+    return (
+        topic.get("error_code") == 0
+        and bool(partitions)
+        and all(p["leader"] >= 0 for p in partitions)
+    )

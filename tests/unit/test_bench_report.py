@@ -1,0 +1,174 @@
+"""The benchmark report renders a fixed input to fixed JSON and Markdown, and judges the targets."""
+
+from __future__ import annotations
+
+import json
+
+from attrs import evolve
+
+from bench.report import (
+    CompileTimes,
+    Machine,
+    Measured,
+    NotMeasured,
+    Report,
+    TimerLag,
+    targets,
+    to_json,
+    to_markdown,
+)
+
+MACHINE = Machine(
+    cores=2, memory_gib=23.5, cpu="Test CPU", os="Linux-6.1", python="3.11.7", kafka="4.4.0"
+)
+
+
+def _report() -> Report:
+    return Report(
+        date="2026-01-02 03:04 UTC",
+        command="make bench",
+        machine=MACHINE,
+        contenders=(
+            ("embedded", Measured(40000, 21.5, 1860.47, 3.25, 9.5, 81.2)),
+            ("kafka", Measured(120000, 20.0, 6000.0, 850.0, 1200.0, 95.0)),
+            ("kafka_raw_echo", Measured(240000, 20.0, 12000.0, 5755.9, 8871.88, 60.4)),
+            ("wf_dagger", NotMeasured("skipped", "DAGGER_AEROSPIKE_HOSTS is not set")),
+        ),
+        timer_lag=TimerLag(p50_ms=4.0, p99_ms=140.5, n=300),
+        compile=NotMeasured("missing", "bench/compile.py is not there yet"),
+    )
+
+
+def test_json_has_every_key_with_the_measured_figures() -> None:
+    document = to_json(_report())
+
+    assert document["embedded"] == {
+        "status": "ok",
+        "n": 40000,
+        "seconds": 21.5,
+        "wf_per_s": 1860.5,
+        "p50_ms": 3.25,
+        "p99_ms": 9.5,
+        "rss_mb": 81.2,
+    }
+    assert document["wf_dagger"] == {
+        "status": "skipped",
+        "reason": "DAGGER_AEROSPIKE_HOSTS is not set",
+    }
+    assert document["timer_lag_ms"] == {"p50": 4.0, "p99": 140.5, "n": 300}
+    assert document["compile"] == {
+        "status": "missing",
+        "reason": "bench/compile.py is not there yet",
+    }
+    assert document["machine"] == {
+        "cores": 2,
+        "memory_gib": 23.5,
+        "cpu": "Test CPU",
+        "os": "Linux-6.1",
+        "python": "3.11.7",
+        "kafka": "4.4.0",
+    }
+    json.dumps(document)  # serialisable as it is
+
+
+def test_targets_compare_ratios_and_bounds() -> None:
+    judged = {t.name: (t.measured, t.met) for t in targets(_report())}
+
+    assert judged == {
+        "`kafka` / `kafka_raw_echo` throughput": (0.5, True),
+        "`kafka` / `wf_dagger` throughput": (None, None),
+        "`embedded` throughput": (1860.47, True),
+        "`timer_lag_ms.p99`": (140.5, False),
+    }
+
+
+def test_a_target_below_its_goal_is_not_met() -> None:
+    slow = evolve(
+        _report(),
+        contenders=(("embedded", Measured(1000, 20.0, 999.9, 1.0, 2.0, 50.0)),),
+    )
+
+    by_name = {t.name: t for t in targets(slow)}
+
+    assert by_name["`embedded` throughput"].met is False
+    assert by_name["`kafka` / `kafka_raw_echo` throughput"].why_missing == "kafka missing"
+
+
+def test_json_targets_name_bound_and_verdict() -> None:
+    listed = to_json(_report())["targets"]
+
+    assert listed == [
+        {
+            "name": "kafka / kafka_raw_echo throughput",
+            "measured": 0.5,
+            "goal": 0.5,
+            "unit": "x",
+            "bound": "min",
+            "met": True,
+        },
+        {
+            "name": "kafka / wf_dagger throughput",
+            "measured": None,
+            "goal": 20.0,
+            "unit": "x",
+            "bound": "min",
+            "met": None,
+        },
+        {
+            "name": "embedded throughput",
+            "measured": 1860.47,
+            "goal": 1000.0,
+            "unit": "workflows/s",
+            "bound": "min",
+            "met": True,
+        },
+        {
+            "name": "timer_lag_ms.p99",
+            "measured": 140.5,
+            "goal": 100.0,
+            "unit": "ms",
+            "bound": "max",
+            "met": False,
+        },
+    ]
+
+
+def test_markdown_tables() -> None:
+    text = to_markdown(_report())
+    lines = text.splitlines()
+
+    assert lines[0] == "# Benchmarks"
+    assert "Measured on 2026-01-02 03:04 UTC with `make bench`." in lines
+    assert (
+        "Machine: 2 cores (Test CPU), 23.5 GiB memory, Linux-6.1, Python 3.11.7, "
+        "Apache Kafka 4.4.0 (one KRaft node on 127.0.0.1)."
+    ) in lines
+    assert (
+        "| `embedded` | dagger, `sqlite:///` (one durable file) | 40,000 | 21.5 | **1,860** "
+        "| 3.2 | 9.5 | 81 |"
+    ) in lines
+    assert (
+        "| `wf_dagger` | the seed engine: wf-dagger 0.2.6, faust-streaming, Aerospike "
+        "| skipped: DAGGER_AEROSPIKE_HOSTS is not set |  |  |  |  |  |"
+    ) in lines
+    assert "| `kafka` / `kafka_raw_echo` throughput | 0.50x | ≥ 0.5x | yes |" in lines
+    assert (
+        "| `kafka` / `wf_dagger` throughput | n/a (wf_dagger skipped) | ≥ 20.0x | not measured |"
+    ) in lines
+    assert "| `embedded` throughput | 1,860.5 workflows/s | ≥ 1,000 workflows/s | yes |" in lines
+    assert "| `timer_lag_ms.p99` | 140.5 ms | ≤ 100 ms | **no** |" in lines
+    assert (
+        "- Timer lag of `sleep(100 ms)` under the embedded load: p50 4.0 ms, p99 140.5 ms "
+        "over 300 timers."
+    ) in lines
+    assert "- Compiler: missing (bench/compile.py is not there yet)." in lines
+
+
+def test_markdown_compile_times() -> None:
+    timed = evolve(
+        _report(), compile=CompileTimes(tasks=1000, no_typecheck_s=0.8, typecheck_s=6.25)
+    )
+
+    lines = to_markdown(timed).splitlines()
+
+    assert "- Compiling 1,000 tasks: 0.80 s with `--no-typecheck`, 6.25 s with mypy." in lines
