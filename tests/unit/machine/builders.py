@@ -87,6 +87,7 @@ def decode_doc(j: JSON) -> Doc:
 
 
 E = TypeVar("E")
+L = TypeVar("L")
 DEFAULT_RETRY = RetryPolicy()
 
 # --------------------------------------------------------------------------- specs
@@ -181,7 +182,7 @@ def call(
     )
 
 
-def decide(name: str, choose: Callable[[Doc], object], branches: Mapping[object, Spec]) -> Spec:
+def decide(name: str, choose: Callable[[Doc], object], branches: Mapping[L, Spec]) -> Spec:
     labels = tuple(branches)
     return Spec(
         lambda i, p, c: Decide(id=i, name=name, parent=p, choose=choose, labels=labels, children=c),
