@@ -9,7 +9,7 @@ same inputs always give the same outputs.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from runtime.machine_plan import InvalidWorkflow, plan_for
 from runtime.machine_run import Run, UserError, guarded
@@ -28,9 +28,16 @@ from runtime.types import (
     Transition,
 )
 
-__all__ = ["InvalidWorkflow", "apply", "start"]
+__all__ = ["APPLIED_LIMIT", "InvalidWorkflow", "apply", "start"]
 
 S = TypeVar("S")
+
+APPLIED_LIMIT: Final = 256
+"""How many of the latest event ids an instance remembers. Older replays are still harmless:
+a fired timer, a finished call attempt or a completed listener no longer concerns the instance;
+only a message replayed after this many later events, to an instance that waits on the same key
+again, could be taken twice. The bound keeps a long poll (one event a second for days) from
+growing its record without end."""
 
 
 def start(
@@ -71,7 +78,7 @@ def apply(
         return Transition(instance, ())
     run = Run(wf, plan, instance, now)
     _drive(run, lambda r: _handle(r, event))
-    applied = (*instance.applied, event.event_id)
+    applied = (*instance.applied, event.event_id)[-APPLIED_LIMIT:]
     return Transition(run.instance(instance, applied), tuple(run.effects))
 
 

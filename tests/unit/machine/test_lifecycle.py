@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from attrs import evolve
 
-from runtime.machine import apply, start
+from runtime.machine import APPLIED_LIMIT, apply, start
 from runtime.types import (
     AddWait,
     CancelTimer,
@@ -35,6 +35,7 @@ from .builders import (
     ids,
     listen,
     parallel,
+    poll,
     process,
     raised,
     returned,
@@ -48,6 +49,10 @@ OUT = topic("OUT")
 PACKED = topic("PACKED")
 LABELS = topic("LABELS")
 T0 = 3.0
+
+
+def at(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 def _nested() -> CompiledWorkflow[Doc]:
@@ -189,3 +194,17 @@ def test_instances_are_plain_values_the_machine_never_mutates() -> None:
     snapshot: Instance[Doc] = evolve(t.instance)
     apply(wf, t.instance, cancel(), now=T0 + 1)
     assert t.instance == snapshot
+
+
+def test_a_long_poll_keeps_only_the_latest_event_ids() -> None:
+    wf = workflow(process("P", poll("ready", lambda d: False, 1.0, lambda d: at(T0 + 10_000))))
+    n = ids(wf)["ready"]
+    instance = start(wf, Doc("k"), now=T0).instance
+    for round_ in range(1, APPLIED_LIMIT + 45):
+        instance = apply(
+            wf, instance, fire(f"poll:{n}:{round_}", eid=f"t{round_}"), now=T0 + round_
+        ).instance
+    assert len(instance.applied) == APPLIED_LIMIT
+    assert instance.applied[-1] == f"t{APPLIED_LIMIT + 44}"
+    replayed = apply(wf, instance, fire(f"poll:{n}:1", eid="t1"), now=T0 + 9_000)
+    assert replayed.instance is instance  # forgotten, yet its timer no longer concerns the instance
