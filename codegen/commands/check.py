@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 
-from codegen.diagnostics import render_all
-from codegen.loader import load
+from codegen.check import check
+from codegen.diagnostics import Diagnostic, Severity, render_all
+from codegen.loader import LoadedWorkflow, load
 
 HELP = "check DSL files, folders or packages and print every diagnostic; writes nothing"
 
@@ -16,10 +18,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    result = load(args.paths)
-    if result.diagnostics:
-        sys.stderr.write(render_all(result.diagnostics) + "\n")
+    loaded = load(args.paths)
+    return report(loaded.workflows, [*loaded.diagnostics, *check(loaded.workflows)])
+
+
+def report(workflows: Sequence[LoadedWorkflow], diagnostics: Sequence[Diagnostic]) -> int:
+    """Print the diagnostics (stderr) or what was checked (stdout); 1 when any is an error."""
+    if diagnostics:
+        sys.stderr.write(render_all(diagnostics) + "\n")
+    if any(d.severity is Severity.ERROR for d in diagnostics):
         return 1
-    names = ", ".join(w.variable for w in result.workflows) or "no workflows"
+    names = ", ".join(w.variable for w in workflows) or "no workflows"
     sys.stdout.write(f"ok: {names}\n")
     return 0

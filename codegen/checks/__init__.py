@@ -1,0 +1,1 @@
+"""The semantic checks, one module per family; `codegen.check.check` runs them all."""
