@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
+from runtime.machine_calls import awaits_result, call_finished
 from runtime.machine_plan import InvalidWorkflow, plan_for
 from runtime.machine_run import Run, UserError, guarded
-from runtime.machine_steps import activate, call_finished, on_timer
+from runtime.machine_steps import activate, on_timer
 from runtime.types import (
     Call,
     CallFinished,
@@ -113,19 +114,8 @@ def _concerns(wf: CompiledWorkflow[Any], instance: Instance[Any], event: Event) 
     if isinstance(event, TimerFired):
         return any(t.timer_id == event.timer_id for t in instance.timers)
     if isinstance(event, CallFinished):
-        return _awaits_result(wf, instance, event)
+        return awaits_result(wf, instance, event)
     return isinstance(event, Cancel)
-
-
-def _awaits_result(wf: CompiledWorkflow[Any], instance: Instance[Any], event: CallFinished) -> bool:
-    """True when `event` reports the attempt the call node is running right now."""
-    n = event.node
-    if not 0 <= n < len(wf.nodes) or type(wf.nodes[n]) is not Call:
-        return False
-    run = instance.nodes[n]
-    if run.status is not Status.EXECUTING or run.attempt != event.attempt:
-        return False
-    return not any(t.node == n for t in instance.timers)  # a retry is scheduled, not running
 
 
 def _handle(run: Run[Any], event: Event) -> None:
@@ -137,7 +127,7 @@ def _handle(run: Run[Any], event: Event) -> None:
             on_timer(run, run.wf.nodes[timer.node])
     elif isinstance(event, CallFinished):
         node = run.wf.nodes[event.node]
-        assert isinstance(node, Call)  # checked by _awaits_result
+        assert isinstance(node, Call)  # checked by awaits_result
         call_finished(run, node, event)
     elif isinstance(event, Cancel):
         run.finish(Status.STOPPED, event.reason)

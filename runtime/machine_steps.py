@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Final, TypeAlias
 
+from runtime.machine_calls import on_retry_timer, run_attempt
 from runtime.machine_run import Run, UserError, guarded
 from runtime.types import (
     Call,
-    CallFinished,
     Command,
     Decide,
     Fail,
@@ -20,8 +19,6 @@ from runtime.types import (
     Parallel,
     Poll,
     Process,
-    RetryPolicy,
-    RunCall,
     Send,
     Sequence_,
     Sleep,
@@ -89,7 +86,7 @@ def _listen(run: AnyRun, node: Listen[Any, Any]) -> None:
 
 def _call(run: AnyRun, node: Call[Any]) -> None:
     run.begin(node.id, 1)
-    run.effects.append(RunCall(node.id, 1))
+    run_attempt(run, node, 1)
 
 
 def _decide(run: AnyRun, node: Decide[Any]) -> None:
@@ -184,10 +181,6 @@ def _listen_timeout(run: AnyRun, node: Listen[Any, Any]) -> None:
     run.complete(node.id, "timed out")
 
 
-def _retry(run: AnyRun, node: Call[Any]) -> None:
-    run.effects.append(RunCall(node.id, run.runs[node.id].attempt))
-
-
 def _ring(run: AnyRun, node: Sleep[Any] | Until[Any]) -> None:
     run.complete(node.id)
 
@@ -203,57 +196,11 @@ def _poll_again(run: AnyRun, node: Poll[Any]) -> None:
 ON_TIMER: Final[dict[type, Handler]] = {
     Process: _process_timeout,
     Listen: _listen_timeout,
-    Call: _retry,
+    Call: on_retry_timer,
     Sleep: _ring,
     Until: _ring,
     Poll: _poll_again,
 }
-
-# --------------------------------------------------------------------------- calls
-
-
-def call_finished(run: AnyRun, node: Call[Any], event: CallFinished) -> None:
-    """The current attempt of the running call `node` returned or raised."""
-    if event.error is not None:
-        _call_failed(run, node, event.attempt, event.error)
-    elif not isinstance(event.state, run.wf.state_type):
-        expected = run.wf.state_type.__name__
-        got = type(event.state).__name__
-        run.fail(node.id, f"node {node.name}: the call returned a {got}, not a {expected}")
-    else:
-        run.state = event.state
-        run.complete(node.id)
-
-
-def _call_failed(run: AnyRun, node: Call[Any], attempt: int, error: str) -> None:
-    n = node.id
-    if attempt < node.retry.attempts:
-        previous = run.runs[n]
-        detail = f"attempt {attempt} failed: {error}"
-        run.runs[n] = NodeRun(Status.EXECUTING, previous.started_at, None, attempt + 1, detail)
-        due = run.now + backoff(node.retry, run.id, n, attempt)
-        run.set_timer(f"retry:{n}:{attempt + 1}", n, due)
-    elif node.on_error is not None:
-        run.state = guarded(node, node.on_error, run.state, error)
-        run.complete(n, f"failed after {attempt} attempts, handled by on_error: {error}")
-    else:
-        run.fail(n, f"call {node.name} failed after {attempt} attempts: {error}")
-
-
-def backoff(policy: RetryPolicy, instance_id: str, node: int, attempt: int) -> float:
-    """Seconds to wait after `attempt` failed: exponential, capped, with deterministic jitter."""
-    delay = policy.initial
-    for _ in range(attempt - 1):
-        if delay >= policy.maximum:
-            break
-        delay *= policy.multiplier
-    delay = min(delay, policy.maximum)
-    if policy.jitter <= 0.0:
-        return delay
-    seed = f"{instance_id}/{node}/{attempt}".encode()
-    unit = int.from_bytes(hashlib.blake2b(seed, digest_size=8).digest()) / 2.0**64
-    return max(0.0, delay * (1.0 + policy.jitter * (2.0 * unit - 1.0)))
-
 
 # --------------------------------------------------------------------------- checks on user values
 
