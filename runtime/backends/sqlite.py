@@ -1,0 +1,223 @@
+"""`sqlite:///path.db`: the embedded default. One file holds the message log, the instances, the
+correlation index, the timers and the early messages (schema and durability: `sqlite_db`).
+
+`open_sqlite(broker_url, store_url)` gives a broker and a store that share one connection when the
+URLs name the same file, so a transition and the messages it sends share one group commit.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Sequence
+
+from runtime.backends.sqlite_db import SqliteDatabase, path_from_url
+from runtime.backends.sqlite_log import SqliteBroker, SqliteConsumer
+from runtime.types import DueTimer, EarlyMessage, Page, StoredInstance
+
+__all__ = ["SqliteBroker", "SqliteConsumer", "SqliteDatabase", "SqliteStore", "open_sqlite"]
+
+_COLUMNS = "id, workflow, status, data, generation, updated_at, outbox, expires_at"
+
+
+def _num(value: object) -> float:
+    if isinstance(value, int | float):
+        return float(value)
+    raise TypeError(f"expected a number in the SQLite file (got {value!r})")
+
+
+def _record(row: tuple[object, ...]) -> StoredInstance:
+    iid, workflow, status, data, generation, updated_at, outbox, expires_at = row
+    return StoredInstance(
+        id=str(iid),
+        workflow=str(workflow),
+        status=str(status),
+        data=data if isinstance(data, bytes) else b"",
+        generation=int(_num(generation)),
+        updated_at=_num(updated_at),
+        outbox=bool(outbox),
+        expires_at=None if expires_at is None else _num(expires_at),
+    )
+
+
+def _values(record: StoredInstance) -> tuple[object, ...]:
+    return (
+        record.workflow,
+        record.status,
+        record.data,
+        record.updated_at,
+        int(record.outbox),
+        record.expires_at,
+    )
+
+
+class SqliteStore:
+    """The Store port over the shared SQLite file."""
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self.db = db
+
+    @classmethod
+    def from_url(cls, url: str, db: SqliteDatabase | None = None) -> SqliteStore:
+        path, _options = path_from_url(url)
+        return cls(db or SqliteDatabase(path))
+
+    async def start(self) -> None:
+        self.db.open()
+
+    async def close(self) -> None:
+        self.db.close()
+
+    # ------------------------------------------------------------------ instances
+
+    async def get(self, instance_id: str) -> StoredInstance | None:
+        rows = self.db.query(f"SELECT {_COLUMNS} FROM instances WHERE id = ?", (instance_id,))
+        return _record(rows[0]) if rows else None
+
+    async def put(self, record: StoredInstance, expected_generation: int) -> int | None:
+        if expected_generation == 0:
+            cursor = await self.db.write(
+                lambda c: c.execute(
+                    "INSERT OR IGNORE INTO instances (workflow, status, data, updated_at, outbox,"
+                    " expires_at, id, generation) VALUES (?, ?, ?, ?, ?, ?, ?, 1)",
+                    (*_values(record), record.id),
+                )
+            )
+        else:
+            cursor = await self.db.write(
+                lambda c: c.execute(
+                    "UPDATE instances SET workflow = ?, status = ?, data = ?, updated_at = ?,"
+                    " outbox = ?, expires_at = ?, generation = generation + 1"
+                    " WHERE id = ? AND generation = ?",
+                    (*_values(record), record.id, expected_generation),
+                )
+            )
+        return expected_generation + 1 if cursor.rowcount == 1 else None
+
+    async def list(
+        self, workflow: str | None, status: str | None, limit: int, cursor: str | None
+    ) -> Page:
+        where, params = ["1 = 1"], []
+        for condition, value in (
+            ("workflow = ?", workflow),
+            ("status = ?", status),
+            ("id > ?", cursor),
+        ):
+            if value is not None:
+                where.append(condition)
+                params.append(value)
+        rows = self.db.query(
+            f"SELECT {_COLUMNS} FROM instances WHERE {' AND '.join(where)} ORDER BY id LIMIT ?",
+            (*params, limit + 1),
+        )
+        items = tuple(_record(r) for r in rows[:limit])
+        return Page(items, items[-1].id if len(rows) > limit and items else None)
+
+    async def with_outbox(self, limit: int) -> Sequence[str]:
+        rows = self.db.query(
+            "SELECT id FROM instances WHERE outbox = 1 ORDER BY id LIMIT ?", (limit,)
+        )
+        return [str(r[0]) for r in rows]
+
+    # ------------------------------------------------------------------ correlation index
+
+    async def add_wait(self, topic: str, key: str, instance_id: str) -> None:
+        await self.db.write(
+            lambda c: c.execute(
+                "INSERT OR IGNORE INTO waits (topic, key, instance_id) VALUES (?, ?, ?)",
+                (topic, key, instance_id),
+            )
+        )
+
+    async def remove_wait(self, topic: str, key: str, instance_id: str) -> None:
+        await self.db.write(
+            lambda c: c.execute(
+                "DELETE FROM waits WHERE topic = ? AND key = ? AND instance_id = ?",
+                (topic, key, instance_id),
+            )
+        )
+
+    async def waiters(self, topic: str, key: str) -> Sequence[str]:
+        rows = self.db.query(
+            "SELECT instance_id FROM waits WHERE topic = ? AND key = ? ORDER BY instance_id",
+            (topic, key),
+        )
+        return [str(r[0]) for r in rows]
+
+    # ------------------------------------------------------------------ timers
+
+    async def add_timer(self, timer: DueTimer) -> None:
+        await self.db.write(
+            lambda c: c.execute(
+                "INSERT OR REPLACE INTO timers (instance_id, timer_id, due) VALUES (?, ?, ?)",
+                (timer.instance_id, timer.timer_id, timer.due),
+            )
+        )
+
+    async def remove_timer(self, instance_id: str, timer_id: str) -> None:
+        await self.db.write(
+            lambda c: c.execute(
+                "DELETE FROM timers WHERE instance_id = ? AND timer_id = ?", (instance_id, timer_id)
+            )
+        )
+
+    async def due_timers(self, now: float, limit: int) -> Sequence[DueTimer]:
+        rows = self.db.query(
+            "SELECT instance_id, timer_id, due FROM timers WHERE due <= ?"
+            " ORDER BY due, instance_id, timer_id LIMIT ?",
+            (now, limit),
+        )
+        return [DueTimer(str(i), str(t), _num(d)) for i, t, d in rows]
+
+    async def next_due(self) -> float | None:
+        rows = self.db.query("SELECT min(due) FROM timers")
+        return None if not rows or rows[0][0] is None else _num(rows[0][0])
+
+    # ------------------------------------------------------------------ early messages
+
+    async def add_early(self, message: EarlyMessage) -> None:
+        m = message
+        await self.db.write(
+            lambda c: c.execute(
+                "INSERT OR IGNORE INTO early (topic, key, message_id, value, expires_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (m.topic, m.key, m.message_id, m.value, m.expires_at),
+            )
+        )
+
+    async def take_early(self, topic: str, key: str) -> Sequence[EarlyMessage]:
+        rows = self.db.query(
+            "SELECT message_id, value, expires_at FROM early"
+            " WHERE topic = ? AND key = ? AND expires_at > ? ORDER BY seq",
+            (topic, key, time.time()),
+        )
+        return [
+            EarlyMessage(topic, key, str(mid), value if isinstance(value, bytes) else b"", _num(e))
+            for mid, value, e in rows
+        ]
+
+    async def remove_early(self, topic: str, key: str, message_id: str) -> None:
+        await self.db.write(
+            lambda c: c.execute(
+                "DELETE FROM early WHERE topic = ? AND key = ? AND message_id = ?",
+                (topic, key, message_id),
+            )
+        )
+
+    async def purge(self, now: float) -> int:
+        def run(c: sqlite3.Connection) -> int:
+            early = c.execute("DELETE FROM early WHERE expires_at <= ?", (now,)).rowcount
+            done = c.execute("DELETE FROM instances WHERE expires_at <= ?", (now,)).rowcount
+            return int(early) + int(done)
+
+        return await self.db.write(run)
+
+
+def open_sqlite(broker_url: str, store_url: str) -> tuple[SqliteBroker, SqliteStore]:
+    """A broker and a store over one connection when both URLs name the same file."""
+    broker_path, _ = path_from_url(broker_url)
+    store_path, _ = path_from_url(store_url)
+    broker = SqliteBroker.from_url(broker_url)
+    same = broker_path.resolve() == store_path.resolve()
+    store = SqliteStore(broker.db) if same else SqliteStore.from_url(store_url)
+    return broker, store

@@ -1,0 +1,192 @@
+"""One SQLite file shared by the SQLite broker and store: schema, connection, group commit.
+
+Durability: WAL with `synchronous=NORMAL`, so a committed write survives `kill -9` of the process
+(not a power cut). Several processes may open the same file; writers take the lock with
+`BEGIN IMMEDIATE` and wait up to `busy_timeout` for each other.
+
+Group commit: every write runs at once, inside a savepoint of a transaction that stays open until the
+end of the current event-loop iteration, and the writer resumes only after that transaction commits.
+Many concurrent writers (hundreds of instances moving at once) therefore share one commit, and a
+write's caller still never acts on anything that is not durable. Statements run on the event-loop
+thread: each takes microseconds, and a thread hop would cost more than the statement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import parse_qs, urlsplit
+
+from runtime.backends.memory import Notifier
+
+T = TypeVar("T")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS instances (
+    id TEXT PRIMARY KEY, workflow TEXT NOT NULL, status TEXT NOT NULL, data BLOB NOT NULL,
+    generation INTEGER NOT NULL, updated_at REAL NOT NULL, outbox INTEGER NOT NULL,
+    expires_at REAL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS instances_by_workflow ON instances(workflow, id);
+CREATE INDEX IF NOT EXISTS instances_by_status ON instances(status, id);
+CREATE INDEX IF NOT EXISTS instances_with_outbox ON instances(id) WHERE outbox = 1;
+CREATE INDEX IF NOT EXISTS instances_by_expiry ON instances(expires_at)
+    WHERE expires_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS waits (
+    topic TEXT NOT NULL, key TEXT NOT NULL, instance_id TEXT NOT NULL,
+    PRIMARY KEY (topic, key, instance_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS timers (
+    instance_id TEXT NOT NULL, timer_id TEXT NOT NULL, due REAL NOT NULL,
+    PRIMARY KEY (instance_id, timer_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS timers_by_due ON timers(due);
+CREATE TABLE IF NOT EXISTS early (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, key TEXT NOT NULL,
+    message_id TEXT NOT NULL, value BLOB NOT NULL, expires_at REAL NOT NULL,
+    UNIQUE (topic, key, message_id)
+);
+CREATE INDEX IF NOT EXISTS early_by_expiry ON early(expires_at);
+CREATE TABLE IF NOT EXISTS log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, key TEXT NOT NULL,
+    value BLOB NOT NULL, headers BLOB NOT NULL, at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS log_by_topic ON log(topic, seq);
+CREATE TABLE IF NOT EXISTS offsets (
+    grp TEXT NOT NULL, topic TEXT NOT NULL, next INTEGER NOT NULL, PRIMARY KEY (grp, topic)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS leases (
+    grp TEXT NOT NULL, topic TEXT NOT NULL, owner TEXT NOT NULL, host TEXT NOT NULL,
+    pid INTEGER NOT NULL, expires_at REAL NOT NULL, PRIMARY KEY (grp, topic)
+) WITHOUT ROWID;
+"""
+
+
+class SqliteUrlError(ValueError):
+    """A `sqlite:///path.db` URL that cannot be used."""
+
+
+def path_from_url(url: str) -> tuple[Path, dict[str, str]]:
+    """`sqlite:///rel/path.db` (relative), `sqlite:////abs/path.db`; options as the query string."""
+    parts = urlsplit(url)
+    if parts.scheme != "sqlite":
+        raise SqliteUrlError(f"expected a sqlite:/// URL (got {url!r})")
+    if parts.netloc:
+        raise SqliteUrlError(f"sqlite URLs have no host: use sqlite:///{parts.netloc}{parts.path}")
+    path = parts.path[1:] if parts.path.startswith("/") else parts.path
+    if not path:
+        raise SqliteUrlError(f"the sqlite URL {url!r} names no file (try sqlite:///dagger.db)")
+    options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    return Path(path), options
+
+
+class SqliteDatabase:
+    """A reference-counted connection to one file, shared by the broker and the store."""
+
+    def __init__(self, path: Path, busy_timeout: float = 10.0) -> None:
+        self.path = path
+        self._busy_ms = int(busy_timeout * 1000)
+        self._conn: sqlite3.Connection | None = None
+        self._users = 0
+        self._pending: list[asyncio.Future[None]] = []
+        self._scheduled = False
+        self.appended = Notifier()  # in-process consumers wake at once on a local send
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise RuntimeError(f"the SQLite database {self.path} is not open: call start() first")
+        return self._conn
+
+    def open(self) -> None:
+        if self._users == 0:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")
+            self._conn = conn
+        self._users += 1
+
+    def close(self) -> None:
+        self._users -= 1
+        if self._users > 0 or self._conn is None:
+            return
+        self._commit()
+        self._conn.close()
+        self._conn = None
+
+    def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        """A read; inside this process it also sees writes waiting for their group commit."""
+        rows: list[tuple[object, ...]] = self.conn.execute(sql, params).fetchall()
+        return rows
+
+    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn` atomically and return once it is committed (shared with concurrent writers)."""
+        conn = self.conn
+        if not conn.in_transaction:
+            await self._begin(conn)
+        conn.execute("SAVEPOINT w")
+        try:
+            result = fn(conn)
+        except BaseException:
+            conn.execute("ROLLBACK TO w")
+            conn.execute("RELEASE w")
+            self._schedule()
+            raise
+        conn.execute("RELEASE w")
+        fut = asyncio.get_running_loop().create_future()
+        self._pending.append(fut)
+        self._schedule()
+        await fut
+        return result
+
+    async def _begin(self, conn: sqlite3.Connection) -> None:
+        """Take the write lock without blocking the event loop: when another connection holds it
+        (another process, or another engine of this one, whose commit needs this loop to run),
+        try again after a growing pause, for up to `busy_timeout` in all."""
+        pause, waited = 0.001, 0.0
+        while not conn.in_transaction:
+            conn.execute("PRAGMA busy_timeout = 0")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or waited >= self._busy_ms / 1000:
+                    raise
+                await asyncio.sleep(pause)
+                waited += pause
+                pause = min(pause * 2, 0.05)
+            finally:
+                conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+
+    def _schedule(self) -> None:
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._commit)
+
+    def _commit(self) -> None:
+        self._scheduled = False
+        pending, self._pending = self._pending, []
+        conn = self._conn
+        error: Exception | None = None
+        if conn is not None and conn.in_transaction:
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                error = exc
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+        elif conn is None:
+            error = RuntimeError(f"the SQLite database {self.path} was closed before a commit")
+        for fut in pending:
+            if fut.done():
+                continue
+            if error is None:
+                fut.set_result(None)
+            else:
+                fut.set_exception(error)
