@@ -1,0 +1,306 @@
+"""The Engine: runs compiled workflows durably over a broker and a store.
+
+    async with Engine("sqlite:///dagger.db", workflows=[OrderWorkflow]) as engine:
+        run = await engine.start(OrderWorkflow, Order(OrderId("A1"), 1250))
+        await engine.run(until_idle=True)
+        print(await engine.status(run.id))
+
+Lifecycle: `async with` opens the backends (no background work yet). `start`, `status`, `list`,
+`cancel` and `send` work at any time inside it. `run()` does the work: it consumes the listener
+topics and every `subscribe`d topic, fires timers, runs calls and performs outboxes left behind,
+until `shutdown()`, SIGTERM or SIGINT; then it stops taking work, lets running calls finish for
+`shutdown_grace` seconds (what is still running is handed back: its RunCall stays owed and the run
+is announced on the hand-off topic), commits, and returns. `run(until_idle=True)` returns once
+there is nothing left to do; timers pending in the future are waited for, unless they are due more
+than `max_wait` seconds from now. `shutdown()` is idempotent; leaving the `async with` shuts down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import threading
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from runtime.engine_api import (
+    EngineError,
+    Run,
+    RunPage,
+    RunStatus,
+    RunSummary,
+    UnknownRunError,
+)
+from runtime.engine_calls import Calls
+from runtime.engine_core import Core
+from runtime.engine_idle import Lifecycle
+from runtime.engine_loop import Intake, Subscriber, consume
+from runtime.engine_registry import HANDOFF_TOPIC, Registry
+from runtime.engine_timers import Housekeeping, Timers
+from runtime.ops.hooks import BaseObserver, EngineObserver
+from runtime.types import (
+    MESSAGE_ID_HEADER,
+    Cancel,
+    CompiledWorkflow,
+    Outgoing,
+    Status,
+    TopicSpec,
+)
+from runtime.urls import open_backends
+
+S = TypeVar("S")
+M = TypeVar("M")
+
+_log = logging.getLogger("dagger.engine")
+
+
+def _seconds(value: timedelta | float | None) -> float | None:
+    return value.total_seconds() if isinstance(value, timedelta) else value
+
+
+class Engine:
+    """See the module docstring. `url` names the broker (and the store, unless `store_url`)."""
+
+    def __init__(
+        self,
+        url: str,
+        store_url: str | None = None,
+        workflows: Iterable[CompiledWorkflow[Any]] = (),
+        *,
+        retention: timedelta | float | None = timedelta(days=7),
+        early_retention: timedelta | float = timedelta(days=1),
+        group: str = "dagger.engine",
+        batch_size: int = 256,
+        call_threads: int = 8,
+        shutdown_grace: float = 10.0,
+        recover_after: float = 30.0,
+        observer: EngineObserver | None = None,
+        handle_signals: bool = True,
+    ) -> None:
+        self.url = url
+        self.store_url = store_url or url
+        self.broker, self.store = open_backends(url, store_url)
+        self.registry = Registry.of(workflows)
+        self._core = Core(
+            self.broker,
+            self.store,
+            self.registry,
+            observer or BaseObserver(),
+            retention=_seconds(retention),
+        )
+        self._calls = Calls(self._core.process, call_threads)
+        self._core.calls = self._calls
+        self._life = Lifecycle(lambda: self._core.activity)
+        self._timers = Timers(self._core, self._life)
+        self._house = Housekeeping(
+            self._core,
+            self._life,
+            lambda iid: self._core.locks.held(iid) or self._calls.running(iid),
+            sweep_every=max(1.0, recover_after / 3),
+            recover_after=recover_after,
+        )
+        self._intake = Intake(self._core, _seconds(early_retention) or 0.0)
+        self._group = group
+        self._batch = batch_size
+        self._grace = shutdown_grace
+        self._signals = handle_signals
+        self._subscribers: list[tuple[Subscriber, str]] = []
+        self._open = False
+        self._running = False
+        self._ran: asyncio.Event | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def __aenter__(self) -> Engine:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def open(self) -> None:
+        if self._open:
+            return
+        await self.broker.start()
+        await self.store.start()
+        await self.broker.ensure_topics(self.registry.all_topics())
+        self._open = True
+
+    async def close(self) -> None:
+        """Shut down, hand deferred calls to the workers, close the backends."""
+        if not self._open:
+            return
+        self.shutdown()
+        if self._running and self._ran is not None:
+            await self._ran.wait()
+        await self._hand_off(self._calls.deferred)
+        self._calls.deferred.clear()
+        self._open = False
+        await self.store.close()
+        await self.broker.close()
+
+    def shutdown(self) -> None:
+        """Ask `run()` to stop (idempotent, safe from a signal handler)."""
+        self._life.stop()
+
+    async def run(self, until_idle: bool = False, *, max_wait: float | None = None) -> None:
+        self._require_open()
+        if self._running:
+            raise EngineError("engine.run() is already running")
+        self._running, self._ran = True, asyncio.Event()
+        self._life.begin()
+        try:
+            with self._signal_handlers(not until_idle):
+                await self._work(until_idle, max_wait)
+        except BaseExceptionGroup as group:
+            if len(group.exceptions) == 1:
+                raise group.exceptions[0] from None
+            raise
+        finally:
+            self._running = False
+            self._ran.set()
+
+    async def _work(self, until_idle: bool, max_wait: float | None) -> None:
+        abandoned: set[str] = set()
+        async with asyncio.TaskGroup() as tg:
+            self._calls.attach(tg)
+            self._calls.deferred.clear()
+            await self._house.recover_all()
+            topics = [*self.registry.listened, HANDOFF_TOPIC]
+            consumer = self.broker.consumer(self._group, topics)
+            tg.create_task(
+                consume("intake", consumer, self._intake.handle, self._life, self._batch)
+            )
+            for sub, group in self._subscribers:
+                c = self.broker.consumer(group, [sub.topic.name])
+                tg.create_task(consume(group, c, sub.handle, self._life, self._batch))
+            tg.create_task(self._timers.run())
+            tg.create_task(self._house.run())
+            if until_idle:
+                tg.create_task(self._stop_when_idle(max_wait))
+            await self._life.wait_stop()
+            abandoned = await self._calls.drain(self._grace)
+        await self._hand_off(abandoned)
+
+    async def _stop_when_idle(self, max_wait: float | None) -> None:
+        def busy() -> bool:
+            return self._core.inflight > 0 or self._calls.in_flight > 0
+
+        await self._life.until_idle(busy, self.store.next_due, max_wait)
+        self.shutdown()
+
+    @contextlib.contextmanager
+    def _signal_handlers(self, wanted: bool) -> Iterator[None]:
+        if not (wanted and self._signals and threading.current_thread() is threading.main_thread()):
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.shutdown)
+        try:
+            yield
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+
+    async def _hand_off(self, ids: Iterable[str]) -> None:
+        messages = [
+            Outgoing(HANDOFF_TOPIC, iid, iid.encode(), ((MESSAGE_ID_HEADER, uuid.uuid4().bytes),))
+            for iid in sorted(ids)
+        ]
+        if messages:
+            await self.broker.send(messages)
+
+    def _require_open(self) -> None:
+        if not self._open:
+            raise EngineError("the engine is not open: use `async with Engine(...) as engine:`")
+
+    # ------------------------------------------------------------------ runs
+
+    async def start(self, workflow: CompiledWorkflow[S], state: S) -> Run[S]:
+        """Start a run of `workflow` over `state`, idempotent by the workflow's key: when a run
+        with this key exists, return it (`created=False`) and change nothing."""
+        self._require_open()
+        self.registry.workflow(workflow.name)
+        if not isinstance(state, workflow.state_type):
+            raise TypeError(
+                f"{workflow.name} runs over {workflow.state_type.__name__} "
+                f"(got {type(state).__name__})"
+            )
+        iid, created = await self._core.start(workflow, state)
+        return Run(iid, workflow.name, created)
+
+    async def status(self, run_id: str) -> RunStatus[Any] | None:
+        """Everything known about a run; None when no run has this id."""
+        self._require_open()
+        loaded = await self._core.load(run_id)
+        if loaded is None:
+            return None
+        wf, _stored, instance, outbox = loaded
+        return RunStatus.of(wf, instance, len(outbox))
+
+    async def list(
+        self,
+        *,
+        workflow: CompiledWorkflow[Any] | str | None = None,
+        status: Status | str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> RunPage:
+        """Runs ordered by id, filtered; pass `page.next` as `cursor` for the next page."""
+        self._require_open()
+        if limit < 1:
+            raise ValueError(f"'limit' must be at least 1 (got {limit})")
+        name = workflow.name if isinstance(workflow, CompiledWorkflow) else workflow
+        wanted = Status(status).value if status is not None else None
+        page = await self.store.list(name, wanted, limit, cursor)
+        items = tuple(
+            RunSummary(r.id, r.workflow, Status(r.status), r.updated_at) for r in page.items
+        )
+        return RunPage(items, page.next)
+
+    async def cancel(self, run_id: str, reason: str = "cancelled") -> Status:
+        """Stop a run (STOPPED); a finished run is left as it is. Returns the run's status."""
+        self._require_open()
+        if await self.store.get(run_id) is None:
+            raise UnknownRunError(f"no run has id {run_id!r}")
+        await self._core.process(run_id, Cancel("cancel", reason))
+        after = await self.store.get(run_id)
+        return Status(after.status) if after is not None else Status.STOPPED
+
+    # ------------------------------------------------------------------ messages
+
+    async def send(self, topic: TopicSpec[M], message: M, *, message_id: str | None = None) -> str:
+        """Publish `message` as an outside producer would; returns its message id (a new one
+        unless given: give a stable id to make a retried send recognisable)."""
+        self._require_open()
+        mid = message_id or uuid.uuid4().hex
+        headers = ((MESSAGE_ID_HEADER, mid.encode()),)
+        out = Outgoing(topic.name, topic.key(message), topic.encode(message), headers)
+        self._core.activity += 1
+        await self.broker.send([out])
+        self._core.activity += 1
+        return mid
+
+    def subscribe(
+        self,
+        topic: TopicSpec[M],
+        handler: Callable[[M], Awaitable[None]],
+        *,
+        group: str | None = None,
+    ) -> None:
+        """Call `handler(message)` for every message on `topic` while the engine runs, in its own
+        consumer group (default `dagger.subscribe.<topic>[.n]`), so it sees every message. A
+        handler that raises is logged and the message skipped. Call before `run()`."""
+        if self._running:
+            raise EngineError("subscribe() before run(): the engine is already running")
+        taken = {g for _s, g in self._subscribers}
+        base = group or f"dagger.subscribe.{topic.name}"
+        name, n = base, 1
+        while name in taken:
+            name, n = f"{base}.{n}", n + 1
+        self._subscribers.append((Subscriber(topic, handler), name))

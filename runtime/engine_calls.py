@@ -1,0 +1,114 @@
+"""Running `call` nodes: the user's function on the run's state, then CallFinished.
+
+Async functions run on the event loop. Plain functions run in a thread pool (`call_threads`), since
+nothing says they are quick: one that blocks on I/O must not stall every other run. A per-attempt
+`timeout` stops waiting for the attempt (a thread cannot be killed: it finishes in the background and
+its result is ignored). Success and failure both come back as `CallFinished(f"call/{node}/{attempt}")`;
+retries and backoff are the machine's business.
+
+Calls run only while the engine runs (`engine.run()`); a RunCall performed by an engine that is not
+running (a script or `daggerc start`) is deferred: `run()` starts it, or, when the engine closes
+without running, the instance id is handed to the workers on the hand-off topic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from runtime.types import Call, CallFinished, CompiledWorkflow, Event, Instance, RunCall
+
+_log = logging.getLogger("dagger.engine")
+
+CallKey = tuple[str, int, int]  # (instance id, node, attempt)
+
+
+class Calls:
+    """Launches, tracks and drains call attempts."""
+
+    def __init__(self, process: Callable[[str, Event], Awaitable[None]], threads: int) -> None:
+        self._process = process
+        self._threads = threads
+        self._group: asyncio.TaskGroup | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._tasks: dict[CallKey, asyncio.Task[None]] = {}
+        self._in_user_code: set[CallKey] = set()
+        self.deferred: set[str] = set()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    def running(self, iid: str) -> bool:
+        return any(key[0] == iid for key in self._tasks)
+
+    def attach(self, group: asyncio.TaskGroup) -> None:
+        self._group = group
+        self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="dagger-call")
+
+    def launch(self, wf: CompiledWorkflow[Any], instance: Instance[Any], call: RunCall) -> None:
+        key = (instance.id, call.node, call.attempt)
+        if key in self._tasks:
+            return  # already running here (a replayed outbox)
+        if self._group is None:
+            self.deferred.add(instance.id)
+            return
+        node = wf.nodes[call.node]
+        if not isinstance(node, Call):
+            _log.error(
+                "instance %s: node %d is not a call; RunCall ignored", instance.id, call.node
+            )
+            return
+        task = self._group.create_task(self._run(key, node, instance.state))
+        self._tasks[key] = task
+
+    async def _run(self, key: CallKey, node: Call[Any], state: object) -> None:
+        iid, n, attempt = key
+        try:
+            self._in_user_code.add(key)
+            try:
+                result, error = await self._attempt(node, state)
+            finally:
+                self._in_user_code.discard(key)
+            event = CallFinished(f"call/{n}/{attempt}", n, attempt, result, error)
+            await self._process(iid, event)
+        finally:
+            self._tasks.pop(key, None)
+
+    async def _attempt(self, node: Call[Any], state: object) -> tuple[object | None, str | None]:
+        try:
+            async with asyncio.timeout(node.timeout):
+                return await self._invoke(node.fn, state), None
+        except TimeoutError:
+            return None, f"timed out after {node.timeout:g} s"
+        except Exception as exc:
+            return None, f"{type(exc).__name__}: {exc}"
+
+    async def _invoke(self, fn: Callable[[Any], Any], state: object) -> object:
+        if inspect.iscoroutinefunction(fn):
+            return await fn(state)
+        loop = asyncio.get_running_loop()
+        result = await loop.run_in_executor(self._pool, fn, state)
+        if inspect.isawaitable(result):
+            return await result
+        return result
+
+    async def drain(self, grace: float) -> set[str]:
+        """Let running attempts finish for up to `grace` seconds, then stop waiting for the
+        rest; returns the instances whose attempts were abandoned (their RunCall is still owed)."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks.values()), timeout=grace)
+        abandoned = {key[0] for key in self._in_user_code}
+        for key in list(self._in_user_code):
+            self._tasks[key].cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks.values()))
+        self._group = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+        return abandoned

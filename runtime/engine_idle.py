@@ -1,0 +1,94 @@
+"""When to stop: a stop request, and (for `run(until_idle=True)`) knowing that all work is done.
+
+Idle means: every consumer loop's latest fetch found nothing although it began after the last piece
+of work anywhere (so nothing sent before it can be missing), no call is running, no event is being
+applied, and no timer is due within `max_wait` (None: no timer at all). The check needs two
+consecutive idle observations, so a message sent in between always wins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+
+
+class Lifecycle:
+    def __init__(self, activity: Callable[[], int]) -> None:
+        self._activity = activity
+        self._stop: asyncio.Event | None = None
+        self._quiet: dict[str, int] = {}
+        self.stopping = False
+
+    def begin(self) -> None:
+        self._stop = asyncio.Event()
+        self._quiet.clear()
+        self.stopping = False
+
+    def stop(self) -> None:
+        self.stopping = True
+        if self._stop is not None:
+            self._stop.set()
+
+    async def wait_stop_or(self, other: asyncio.Event) -> None:
+        """Return when stop() is called or `other` is set."""
+        assert self._stop is not None
+        waiters = [asyncio.ensure_future(self._stop.wait()), asyncio.ensure_future(other.wait())]
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                w.cancel()
+
+    async def wait_stop(self) -> None:
+        assert self._stop is not None
+        await self._stop.wait()
+
+    async def sleep(self, seconds: float) -> bool:
+        """Sleep unless stopped first; True when stopped."""
+        assert self._stop is not None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
+        return self.stopping
+
+    # ------------------------------------------------------------------ idleness
+
+    def register(self, loop: str) -> None:
+        self._quiet[loop] = -1
+
+    def mark(self) -> int:
+        """Call before a fetch; pass the result to `quiet` if the fetch found nothing."""
+        return self._activity()
+
+    def quiet(self, loop: str, mark: int) -> None:
+        self._quiet[loop] = mark
+
+    def looks_idle(self) -> bool:
+        now = self._activity()
+        return all(mark == now for mark in self._quiet.values())
+
+    async def until_idle(
+        self,
+        busy: Callable[[], bool],
+        next_due: Callable[[], Awaitable[float | None]],
+        max_wait: float | None,
+    ) -> None:
+        """Return once idle twice in a row (checked every 10 ms), or when stopped."""
+        streak = 0
+        while not self.stopping:
+            idle = self.looks_idle() and not busy() and await self._no_timer(next_due, max_wait)
+            streak = streak + 1 if idle else 0
+            if streak >= 2:
+                return
+            if await self.sleep(0.01):
+                return
+
+    @staticmethod
+    async def _no_timer(
+        next_due: Callable[[], Awaitable[float | None]], max_wait: float | None
+    ) -> bool:
+        due = await next_due()
+        if due is None:
+            return True
+        return max_wait is not None and due > time.time() + max_wait

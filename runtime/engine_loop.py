@@ -1,0 +1,172 @@
+"""Consuming messages: the engine's listener topics, and `subscribe` handlers.
+
+A batch is processed concurrently across keys and in order within a key, then committed. On a
+listener topic each message is decoded with its TopicSpec; a message that does not decode (or whose
+key function fails) goes to `<topic>.dead-letter` with its original bytes and headers naming the
+reason and where it came from, and the engine goes on. The correlation key is `topic.key(message)`;
+the message id is the MESSAGE_ID_HEADER when present, else `topic/partition/offset`. A message no
+instance waits for is kept in the store (`early_retention`) and delivered when a listener starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from runtime.engine_core import Core
+from runtime.engine_idle import Lifecycle
+from runtime.engine_registry import HANDOFF_TOPIC, dead_letter_topic
+from runtime.types import (
+    MESSAGE_ID_HEADER,
+    Consumer,
+    EarlyMessage,
+    Incoming,
+    MessageArrived,
+    Outgoing,
+    TopicSpec,
+)
+
+_log = logging.getLogger("dagger.engine")
+
+ERROR_HEADER = "dagger-error"
+SOURCE_TOPIC_HEADER = "dagger-source-topic"
+SOURCE_PARTITION_HEADER = "dagger-source-partition"
+SOURCE_OFFSET_HEADER = "dagger-source-offset"
+
+Handler = Callable[[Incoming], Awaitable[None]]
+
+
+def message_id(rec: Incoming) -> str:
+    mid = rec.header(MESSAGE_ID_HEADER)
+    return mid.decode("utf-8", "replace") if mid else f"{rec.topic}/{rec.partition}/{rec.offset}"
+
+
+async def consume(
+    name: str, consumer: Consumer, handle: Handler, life: Lifecycle, batch_size: int
+) -> None:
+    """Fetch, handle and commit until the engine stops; the consumer is closed on the way out."""
+    life.register(name)
+    await consumer.start()
+    try:
+        while not life.stopping:
+            mark = life.mark()
+            batch = await consumer.fetch(batch_size, 0.05)
+            if not batch:
+                life.quiet(name, mark)
+                continue
+            await by_key(batch, handle)
+            await consumer.commit(batch)
+    finally:
+        await consumer.close()
+
+
+async def by_key(batch: Sequence[Incoming], handle: Handler) -> None:
+    """Handle records concurrently across (topic, key), in order within one."""
+    groups: dict[tuple[str, str], list[Incoming]] = {}
+    for rec in batch:
+        groups.setdefault((rec.topic, rec.key), []).append(rec)
+
+    async def in_order(records: list[Incoming]) -> None:
+        for rec in records:
+            await handle(rec)
+
+    await asyncio.gather(*(in_order(g) for g in groups.values()))
+
+
+class Intake:
+    """Routes messages on listener topics to the instances waiting for them."""
+
+    def __init__(self, core: Core, early_retention: float) -> None:
+        self._core = core
+        self._early_retention = early_retention
+
+    async def handle(self, rec: Incoming) -> None:
+        if rec.topic == HANDOFF_TOPIC:
+            await self._core.recover(rec.value.decode("utf-8", "replace"))
+            return
+        spec = self._core.registry.topics.get(rec.topic)
+        if spec is None:
+            await self.dead_letter(rec, f"no workflow of this engine listens on {rec.topic}")
+            return
+        decoded = _decode(spec, rec)
+        if isinstance(decoded, str):
+            await self.dead_letter(rec, decoded)
+            return
+        message, key = decoded
+        await self._route(rec, message, key)
+
+    async def _route(self, rec: Incoming, message: object, key: str) -> None:
+        store, mid = self._core.store, message_id(rec)
+        waiting = await store.waiters(rec.topic, key)
+        if not waiting:
+            expires = time.time() + self._early_retention
+            await store.add_early(EarlyMessage(rec.topic, key, mid, rec.value, expires))
+            self._core.observer.on_early_message(rec.topic)
+            waiting = await store.waiters(rec.topic, key)  # a listener that started meanwhile
+            if not waiting:
+                return
+            await self._deliver(waiting, MessageArrived(mid, rec.topic, key, message))
+            await store.remove_early(rec.topic, key, mid)
+            return
+        await self._deliver(waiting, MessageArrived(mid, rec.topic, key, message))
+
+    async def _deliver(self, waiting: Sequence[str], event: MessageArrived) -> None:
+        await asyncio.gather(*(self._core.process(iid, event) for iid in waiting))
+
+    async def dead_letter(self, rec: Incoming, reason: str) -> None:
+        headers = (
+            *((k, v) for k, v in rec.headers if k != MESSAGE_ID_HEADER),
+            (MESSAGE_ID_HEADER, message_id(rec).encode()),
+            (ERROR_HEADER, reason.encode()),
+            (SOURCE_TOPIC_HEADER, rec.topic.encode()),
+            (SOURCE_PARTITION_HEADER, str(rec.partition).encode()),
+            (SOURCE_OFFSET_HEADER, str(rec.offset).encode()),
+        )
+        target = dead_letter_topic(rec.topic)
+        await self._core.broker.send([Outgoing(target, rec.key, rec.value, headers)])
+        self._core.observer.on_dead_letter(rec.topic, reason)
+        _log.warning(
+            "dead-lettered %s/%d/%d to %s: %s",
+            rec.topic,
+            rec.partition,
+            rec.offset,
+            target,
+            reason,
+        )
+
+
+def _decode(spec: TopicSpec[Any], rec: Incoming) -> tuple[object, str] | str:
+    """(message, key), or the reason it cannot be processed."""
+    try:
+        message = spec.decode(rec.value)
+    except Exception as exc:
+        return f"cannot decode a {rec.topic} message: {type(exc).__name__}: {exc}"
+    try:
+        key: object = spec.key(message)
+    except Exception as exc:
+        return f"the key of a {rec.topic} message failed: {type(exc).__name__}: {exc}"
+    if not isinstance(key, str):
+        return f"the key of a {rec.topic} message is a {type(key).__name__}, not a str"
+    return message, key
+
+
+class Subscriber:
+    """Calls `handler(message)` for each message of one topic (its own consumer group)."""
+
+    def __init__(self, topic: TopicSpec[Any], handler: Callable[[Any], Awaitable[None]]) -> None:
+        self.topic = topic
+        self._handler = handler
+
+    async def handle(self, rec: Incoming) -> None:
+        try:
+            message = self.topic.decode(rec.value)
+        except Exception as exc:
+            _log.warning("subscriber of %s skipped an undecodable message: %s", rec.topic, exc)
+            return
+        try:
+            await self._handler(message)
+        except Exception:
+            _log.exception("subscriber of %s failed on %s; skipped", rec.topic, message_id(rec))

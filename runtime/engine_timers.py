@@ -1,0 +1,115 @@
+"""Durable timers and housekeeping.
+
+The timer loop sleeps until the store's next due time, woken early when this engine sets a nearer
+timer, and fires what is due as `TimerFired(f"timer/{timer_id}")` (the core removes the timer from
+the due index once the event is recorded). There is no fixed tick; the sleep is capped (`poll_cap`,
+200 ms) only to notice timers that other processes sharing the store set.
+
+Housekeeping, every `sweep_every` seconds: performs outboxes left behind (by a crashed process, or
+by one that handed its calls over) that nobody touched for `recover_after` seconds, and purges
+expired early messages and finished runs past retention.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from runtime.engine_core import Core
+from runtime.engine_idle import Lifecycle
+from runtime.types import DueTimer, TimerFired
+
+_log = logging.getLogger("dagger.engine")
+_BATCH = 256
+
+
+class Timers:
+    def __init__(self, core: Core, life: Lifecycle, poll_cap: float = 0.2) -> None:
+        self._core = core
+        self._life = life
+        self._cap = poll_cap
+        self._wake: asyncio.Event | None = None
+        self._planned = 0.0  # when the loop means to look again
+        core.timer_set = self.nudge
+
+    def nudge(self, due: float) -> None:
+        """A timer due at `due` was just set: look again now if that is sooner than planned."""
+        if self._wake is not None and due < self._planned:
+            self._wake.set()
+
+    async def run(self) -> None:
+        self._wake = asyncio.Event()
+        try:
+            while not self._life.stopping:
+                await self._once()
+        finally:
+            self._wake = None
+
+    async def _once(self) -> None:
+        assert self._wake is not None
+        now = time.time()
+        nxt = await self._core.store.next_due()
+        if nxt is not None and nxt <= now:
+            due = await self._core.store.due_timers(now, _BATCH)
+            await asyncio.gather(*(self._fire(t) for t in due))
+            return
+        delay = self._cap if nxt is None else min(nxt - now, self._cap)
+        self._planned = now + delay
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._life.wait_stop_or(self._wake), delay)
+        self._planned = 0.0
+
+    async def _fire(self, timer: DueTimer) -> None:
+        self._core.observer.on_timer_lag(max(0.0, time.time() - timer.due))
+        event = TimerFired(f"timer/{timer.timer_id}", timer.timer_id)
+        await self._core.process(timer.instance_id, event)
+
+
+class Housekeeping:
+    def __init__(
+        self,
+        core: Core,
+        life: Lifecycle,
+        busy: Callable[[str], bool],
+        *,
+        sweep_every: float,
+        recover_after: float,
+    ) -> None:
+        self._core = core
+        self._life = life
+        self._busy = busy
+        self._every = sweep_every
+        self._after = recover_after
+
+    async def recover_all(self) -> int:
+        """Perform every pending outbox not being performed here (start of `run()`)."""
+        return await self._sweep(min_age=0.0)
+
+    async def run(self) -> None:
+        while not self._life.stopping:
+            if await self._life.sleep(self._every):
+                return
+            await self._sweep(min_age=self._after)
+            await self._purge()
+
+    async def _sweep(self, min_age: float) -> int:
+        store = self._core.store
+        ids = [i for i in await store.with_outbox(10_000) if not self._busy(i)]
+        self._core.observer.on_outbox_depth(len(ids))
+        cutoff = time.time() - min_age
+        jobs: list[Awaitable[None]] = []
+        for iid in ids:
+            stored = await store.get(iid)
+            if stored is not None and stored.outbox and stored.updated_at <= cutoff:
+                jobs.append(self._core.recover(iid))
+        await asyncio.gather(*jobs)
+        return len(jobs)
+
+    async def _purge(self) -> None:
+        dropped = await self._core.store.purge(time.time())
+        if dropped:
+            _log.info("purged %d expired early messages and finished runs", dropped)
