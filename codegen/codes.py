@@ -1,8 +1,8 @@
 """Every diagnostic code `daggerc` prints: a short title and a one-line explanation.
 
 DGR0xx: loading and constructing DSL values; DGR1xx: the structure of a workflow;
-DGR2xx: types, messages and keys; DGR3xx: type errors that mypy finds in user code once it is
-compiled (mapped back to the DSL line). Codes are stable: never reuse or renumber one.
+DGR2xx: types, messages and keys; DGR3xx: what compiling finds, above all type errors that mypy
+reports in the generated code (mapped back to the DSL line). Codes are stable: never reuse or renumber one.
 """
 
 from __future__ import annotations
@@ -58,6 +58,10 @@ _TABLE: tuple[Code, ...] = (
     Code("DGR311", "local name in a lambda", "a lambda uses a name that is not module-level"),
     Code("DGR312", "lambda arity", "a lambda takes the wrong number of parameters"),
     Code("DGR313", "not importable", "the generated module cannot import a callable"),
+    Code("DGR314", "label not writable", "a decide label cannot be written into generated code"),
+    Code("DGR315", "topic message clash", "while compiling: one topic name, two message types"),
+    Code("DGR320", "no codec", "while compiling: a field type or default has no JSON codec"),
+    Code("DGR399", "compiler bug", "the compiler produced code mypy rejects; please report it"),
 )
 
 CODES: Mapping[str, Code] = MappingProxyType({entry.code: entry for entry in _TABLE})

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 
 from codegen import source
 from codegen.checks import typeinfo, walk
-from codegen.checks.typeinfo import type_name
+from codegen.checks.typeinfo import show_value, type_name
 from codegen.diagnostics import Diagnostic
 from codegen.loader import LoadedWorkflow
 from dsl.errors import Location
@@ -43,13 +43,6 @@ def domain(tp: object) -> tuple[object, ...] | None:
     return tuple(value for part in parts if part is not None for value in part)
 
 
-def show(value: object) -> str:
-    """A label as the user writes it: `Status.NEW`, `'a'`, `True`."""
-    if isinstance(value, enum.Enum):
-        return f"{type(value).__name__}.{value.name}"
-    return repr(value)
-
-
 def _same(a: object, b: object) -> bool:
     return type(a) is type(b) and a == b
 
@@ -71,7 +64,7 @@ def _decision(step: DecideStep[object], state: object) -> Iterator[Diagnostic]:
         if missing:
             yield Diagnostic(
                 "DGR208",
-                f"{walk.describe(step)} has no branch for {', '.join(show(v) for v in missing)}; "
+                f"{walk.describe(step)} has no branch for {', '.join(show_value(v) for v in missing)}; "
                 f"'choose' returns {type_name(chosen)}, and each of its values needs a branch",
                 source.argument_location(step.location, "branches"),
                 hint=f"add the missing branches, one for each value of {type_name(chosen)}",
@@ -85,7 +78,7 @@ def _wrong_label(label: object, chosen: object, values: tuple[object, ...] | Non
             return None
         return (
             f"is not a value 'choose' can return; expected one of "
-            f"{', '.join(show(v) for v in values)} ({type_name(chosen)})"
+            f"{', '.join(show_value(v) for v in values)} ({type_name(chosen)})"
         )
     base = typeinfo.newtype_base(chosen)
     if isinstance(base, type) and not isinstance(label, base):
@@ -98,7 +91,7 @@ def _label_diagnostic(
 ) -> Diagnostic:
     return Diagnostic(
         "DGR209",
-        f"label {show(label)} of {walk.describe(step)} {why}",
+        f"label {show_value(label)} of {walk.describe(step)} {why}",
         where,
         hint="label each branch with a value that 'choose' can return",
     )

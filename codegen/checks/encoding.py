@@ -1,9 +1,10 @@
 """State and message fields must be plain data the generated codecs can encode (DGR203).
 
-Allowed: str, int, float, bool, bytes, Decimal, datetime, date, UUID, an Enum, a Literal of
-str/int/bool, a NewType of an allowed type, `X | None`, list/tuple/frozenset of allowed types,
-dict with str keys, and attrs classes whose fields are all allowed (checked recursively; the
-message names the path, e.g. `Order.items[].sku`). Nothing is ever pickled.
+Allowed: str, int, float, bool, bytes, Decimal, datetime, date, timedelta, UUID, an Enum, a Literal
+of plain values, a NewType of an allowed type, `X | None`, list[X], tuple[X, ...], set/frozenset of
+str/int/float/bool (so they sort), dict with str keys, and attrs classes whose fields are all allowed
+(checked recursively; the message names the path, e.g. `Order.items[].sku`). These are the rules of
+`codegen.codecs`, which writes the encoders; nothing is ever pickled.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import inspect
 import types
 import typing
 from collections.abc import Iterator, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
@@ -29,13 +30,15 @@ from codegen.loader import LoadedWorkflow
 from dsl.errors import Location
 
 SCALARS: frozenset[object] = frozenset(
-    {str, int, float, bool, bytes, Decimal, datetime, date, UUID}
+    {str, int, float, bool, bytes, Decimal, datetime, date, timedelta, UUID}
 )
-_SEQUENCES: frozenset[object] = frozenset({list, frozenset})
+_SORTABLE: frozenset[object] = frozenset({str, int, float, bool})  # sets encode as sorted lists
+_LISTS: frozenset[object] = frozenset({list, set, frozenset, tuple})
 _HINT = (
     "state and message fields must be plain data: str, int, float, bool, bytes, Decimal, "
-    "datetime, date, UUID, an Enum, a Literal or NewType of these, X | None, "
-    "list/tuple/frozenset of these, dict with str keys, or an attrs class of such fields"
+    "datetime, date, timedelta, UUID, an Enum, a Literal or NewType of these, X | None, "
+    "list[X], tuple[X, ...], sets of str/int/float/bool, dict with str keys, "
+    "or an attrs class of such fields"
 )
 
 
@@ -110,30 +113,40 @@ def _type(tp: object, place: Place, active: frozenset[type]) -> Iterator[Problem
     if origin is None or not args:
         yield place.problem(tp, _bare_reason(tp))
     elif origin is typing.Literal:
-        if not all(isinstance(a, str | int | bool) for a in args):
-            yield place.problem(tp, "Literal values must be str, int or bool")
+        if not all(a is None or isinstance(a, str | int | float) for a in args):
+            yield place.problem(tp, "Literal values must be str, int, float, bool or None")
     elif origin in (typing.Union, types.UnionType):
         yield from _union(tp, args, place, active)
-    else:
-        yield from _container(tp, origin, args, place, active)
-
-
-def _container(
-    tp: object, origin: object, args: tuple[object, ...], place: Place, active: frozenset[type]
-) -> Iterator[Problem]:
-    if origin in _SEQUENCES or (origin is tuple and len(args) == 2 and args[1] is Ellipsis):
-        yield from _type(args[0], place.inside("[]"), active)
-    elif origin is tuple:
-        for arg in args:
-            yield from _type(arg, place.inside("[]"), active)
     elif origin is dict:
         yield from _dict(tp, args, place, active)
+    elif origin in _LISTS:
+        yield from _sequence(tp, origin, args, place, active)
     else:
         yield place.problem(tp)
 
 
+def _sequence(
+    tp: object, origin: object, args: tuple[object, ...], place: Place, active: frozenset[type]
+) -> Iterator[Problem]:
+    if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
+        yield place.problem(tp, "only variable-length tuples, tuple[X, ...], can be encoded")
+    elif origin in (set, frozenset) and _sort_base(args[0]) not in _SORTABLE:
+        yield place.problem(tp, "set elements must be str, int, float or bool, to encode in order")
+    else:
+        yield from _type(args[0], place.inside("[]"), active)
+
+
+def _sort_base(tp: object) -> object:
+    """The JSON type a set element is sorted as: a NewType's base, a Literal's value type."""
+    tp = typeinfo.newtype_base(tp)
+    if typing.get_origin(tp) is typing.Literal:
+        kinds = {type(a) for a in typing.get_args(tp)}
+        return kinds.pop() if len(kinds) == 1 else None
+    return tp
+
+
 def _bare_reason(tp: object) -> str:
-    if tp in (list, tuple, frozenset, dict):
+    if tp in (list, tuple, set, frozenset, dict):
         return "name its element types, e.g. list[str]"
     return ""
 

@@ -81,23 +81,45 @@ def _process_names(workflow: walk.AnyWorkflow) -> Iterator[Diagnostic]:
         )
 
 
+_LABEL_HINT = "a dict keeps one value per key: give each label exactly one branch"
+
+
 def _labels(step: DecideStep[object]) -> Iterator[Diagnostic]:
     entries = walk.dict_literal(step.location, "branches")
     if entries is None:
         return
+    repeated = _repeated_labels(step, entries)
+    yield from repeated
+    if not repeated and len(entries) > len(step.branches):
+        yield Diagnostic(
+            "DGR103",
+            f"{walk.describe(step)} has {len(entries)} labels but only {len(step.branches)} "
+            "distinct ones: labels that compare equal (such as 1 and True) keep only the last branch",
+            source.argument_location(step.location, "branches"),
+            hint=_LABEL_HINT,
+        )
+
+
+def _repeated_labels(
+    step: DecideStep[object], entries: list[tuple[ast.expr, ast.expr]]
+) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
     seen: dict[str, ast.expr] = {}
     for key, _ in entries:
         text = ast.dump(key)
         if text in seen:
             label = source.segment(step.location.file, key)
-            yield Diagnostic(
-                "DGR103",
-                f"{walk.describe(step)} has label {label} twice (first at line {seen[text].lineno}); "
-                "only the last of its branches would be kept",
-                source.location_of(key, step.location.file),
-                hint="a dict keeps one value per key: give each label exactly one branch",
+            found.append(
+                Diagnostic(
+                    "DGR103",
+                    f"{walk.describe(step)} has label {label} twice (first at line {seen[text].lineno}); "
+                    "only the last of its branches would be kept",
+                    source.location_of(key, step.location.file),
+                    hint=_LABEL_HINT,
+                )
             )
         seen.setdefault(text, key)
+    return found
 
 
 def _all_topics(workflows: Sequence[LoadedWorkflow]) -> list[walk.AnyTopic]:

@@ -9,6 +9,7 @@ Anything else is unknown, and an unknown type is never an error here: mypy check
 from __future__ import annotations
 
 import ast
+import enum
 import inspect
 import types
 import typing
@@ -101,7 +102,11 @@ def lambda_node(fn: types.FunctionType) -> ast.Lambda | None:
     ]
     if len(found) <= 1:
         return found[0] if found else None
-    points = [(line, col) for line, _, col, _ in code.co_positions() if line and col is not None]
+    points = [  # instructions with a real span (the entry and exit ones have none)
+        (line, col)
+        for line, _, col, end in code.co_positions()
+        if line and col is not None and end is not None and end > col
+    ]
     inside = [n for n in found if all(_contains(n, point) for point in points)]
     return min(inside, key=_span, default=None)
 
@@ -174,9 +179,12 @@ def is_assignable(src: object, dst: object) -> bool | None:
             return True
     if isinstance(dst, NewType):
         return False if isinstance(src, type | NewType) else None
-    if isinstance(current, type) and isinstance(dst, type):
-        return issubclass(current, dst)
-    return None
+    if not isinstance(dst, type):
+        return None
+    origin = typing.get_origin(current)  # list[str] is a list; a union has no class
+    if isinstance(origin, type) and origin is not types.UnionType:
+        current = origin
+    return issubclass(current, dst) if isinstance(current, type) else None
 
 
 def type_name(tp: object) -> str:
@@ -188,11 +196,18 @@ def type_name(tp: object) -> str:
         return _plain_name(tp)
     args = typing.get_args(tp)
     if origin is typing.Literal:
-        return f"Literal[{', '.join(repr(a) for a in args)}]"
+        return f"Literal[{', '.join(show_value(a) for a in args)}]"
     if origin in (typing.Union, types.UnionType):
         return " | ".join(type_name(a) for a in args)
     shown = ", ".join("..." if a is Ellipsis else type_name(a) for a in args)
     return f"{_plain_name(origin)}[{shown}]"
+
+
+def show_value(value: object) -> str:
+    """A value as the user writes it: `Status.NEW`, `'a'`, `True`."""
+    if isinstance(value, enum.Enum):
+        return f"{type(value).__name__}.{value.name}"
+    return repr(value)
 
 
 def _plain_name(tp: object) -> str:

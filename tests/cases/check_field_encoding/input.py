@@ -12,8 +12,9 @@ from dsl import command, process, topic, workflow
 
 @frozen
 class Item:
-    sku: set[str]
-    price: Decimal
+    sku: str
+    size: tuple[int, int]
+    prices: set[Decimal]
     weight: float | None = None
 
 
@@ -26,6 +27,7 @@ class Order:
     extra: Any
     notes: list
     wait: timedelta
+    tags: frozenset[str]
 
 
 @frozen
