@@ -11,8 +11,8 @@ Routes (JSON errors are `{"error": "...", "detail": ...}` with a 4xx status):
     GET  /api/workflows              compiled workflows: version, mermaid graph, node table
     GET  /api/instances              ?workflow=&status=&limit=&cursor= -> {"items", "next"}
     GET  /api/instances/{id}         status, state (the workflow's encoder), every node's run
-    POST /api/workflows/{name}/instances   body: the state as JSON -> 201 {"id"}
-    POST /api/instances/{id}/cancel  -> 202
+    POST /api/workflows/{name}/instances   body: the state as JSON -> 201 {"id"} (200 if it existed)
+    POST /api/instances/{id}/cancel  -> 200 {"id", "status"} (409 when already finished)
     POST /api/topics/{topic}         body: a message as JSON -> 202
     GET  /api/updates                server-sent events: one per instance status change
     GET  /metrics                    Prometheus text format

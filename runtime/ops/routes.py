@@ -9,9 +9,10 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from runtime.engine_api import RunStatus
 from runtime.ops.errors import ApiError, json_response
 from runtime.ops.metrics import CONTENT_TYPE, Metrics
-from runtime.ops.source import NotFound, OpsSource
+from runtime.ops.source import OpsSource
 from runtime.ops.updates import StatusUpdate, UpdateStream
 from runtime.ops.views import (
     BadCursor,
@@ -83,8 +84,8 @@ class Api:
             raise ApiError(404, "unknown topic", {"got": name, "known": known})
         return topics[name]
 
-    async def _instance(self, instance_id: str) -> Any:
-        instance = await self._source.get(instance_id)
+    async def _instance(self, instance_id: str) -> RunStatus[Any]:
+        instance = await self._source.status(instance_id)
         if instance is None:
             raise ApiError(404, "unknown instance", {"id": instance_id})
         return instance
@@ -139,12 +140,10 @@ class Api:
             state = workflow.decode_state(body)
         except (ValueError, TypeError, KeyError) as exc:
             raise ApiError(400, f"invalid state for workflow {workflow.name}", str(exc)) from None
-        existed = await self._source.get(workflow.key(state)) is not None
-        instance_id = await self._source.start(workflow, state)
-        location = {"Location": f"/api/instances/{instance_id}"}
-        return json_response(
-            {"id": instance_id, "created": not existed}, 200 if existed else 201, location
-        )
+        run = await self._source.start(workflow, state)
+        answer: JSON = {"id": run.id, "workflow": run.workflow, "created": run.created}
+        location = {"Location": f"/api/instances/{run.id}"}
+        return json_response(answer, 201 if run.created else 200, location)
 
     async def cancel(self, request: web.Request) -> web.Response:
         instance = await self._instance(request.match_info["id"])
@@ -153,10 +152,10 @@ class Api:
                 409, "instance already finished", {"id": instance.id, "status": instance.status}
             )
         try:
-            await self._source.cancel(instance.id)
-        except NotFound:
+            after = await self._source.cancel(instance.id)
+        except LookupError:
             raise ApiError(404, "unknown instance", {"id": instance.id}) from None
-        return json_response({"id": instance.id, "cancelling": True}, 202)
+        return json_response({"id": instance.id, "status": Status(after).value})
 
     async def send(self, request: web.Request) -> web.Response:
         topic = self._topic(request.match_info["topic"])

@@ -4,41 +4,22 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from attrs import frozen
 
+from runtime.engine_api import NodeStatus, RunStatus, RunSummary
 from runtime.ops.hooks import node_kind
 from runtime.types import (
     JSON,
     CompiledWorkflow,
     Decide,
-    Instance,
     Node,
-    NodeRun,
     Parallel,
     Process,
     Sequence_,
     Status,
 )
-
-
-@frozen
-class Summary:
-    """One row of the instances list."""
-
-    id: str
-    workflow: str
-    status: str
-    updated_at: float
-
-
-@frozen
-class Listing:
-    items: tuple[Summary, ...]
-    next: str | None  # the engine's cursor for the next page
 
 
 class BadCursor(ValueError):
@@ -79,40 +60,40 @@ def workflow_json(workflow: CompiledWorkflow[Any]) -> dict[str, JSON]:
     }
 
 
-def _run_json(node: Node[Any], run: NodeRun) -> dict[str, JSON]:
+def _run_json(index: int, node: NodeStatus) -> dict[str, JSON]:
     return {
-        "id": node.id,
+        "id": index,
         "name": node.name,
-        "kind": node_kind(node),
-        "status": Status(run.status).value,
-        "started_at": run.started_at,
-        "ended_at": run.ended_at,
-        "attempt": run.attempt,
-        "detail": run.detail,
+        "kind": node.kind,
+        "status": Status(node.status).value,
+        "started_at": node.started_at,
+        "ended_at": node.ended_at,
+        "attempt": node.attempt,
+        "detail": node.detail,
     }
 
 
-def instance_json(instance: Instance[Any], workflow: CompiledWorkflow[Any]) -> dict[str, JSON]:
+def instance_json(run: RunStatus[Any], workflow: CompiledWorkflow[Any]) -> dict[str, JSON]:
     """Status, the state through the workflow's own encoder, and every node's run."""
-    runs: Sequence[NodeRun] = instance.nodes
     return {
-        "id": instance.id,
-        "workflow": instance.workflow,
-        "version": instance.version,
-        "status": Status(instance.status).value,
-        "state": workflow.encode_state(instance.state),
-        "error": instance.error,
-        "created_at": instance.created_at,
-        "updated_at": instance.updated_at,
-        "nodes": [_run_json(n, r) for n, r in zip(workflow.nodes, runs, strict=False)],
+        "id": run.id,
+        "workflow": run.workflow,
+        "version": run.version,
+        "status": Status(run.status).value,
+        "state": workflow.encode_state(run.state),
+        "error": run.error,
+        "created_at": run.created_at,
+        "updated_at": run.updated_at,
+        "pending_effects": run.pending_effects,
+        "nodes": [_run_json(i, n) for i, n in enumerate(run.nodes)],
     }
 
 
-def summary_json(summary: Summary) -> dict[str, JSON]:
+def summary_json(summary: RunSummary) -> dict[str, JSON]:
     return {
         "id": summary.id,
         "workflow": summary.workflow,
-        "status": summary.status,
+        "status": Status(summary.status).value,
         "updated_at": summary.updated_at,
     }
 
