@@ -1,0 +1,103 @@
+"""`daggerc serve` at run time: load the app, open the engine, serve HTTP next to its worker loop."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+import sys
+from collections.abc import Iterator
+from types import ModuleType
+from typing import Any
+
+from attrs import frozen
+
+from runtime.engine import Engine
+from runtime.ops import logs
+from runtime.ops.hooks import Observers
+from runtime.ops.http import create_app
+from runtime.ops.metrics import Metrics
+from runtime.ops.server import HttpServer
+from runtime.ops.source import EngineSource
+from runtime.ops.updates import UpdateStream
+from runtime.types import CompiledWorkflow
+
+_log = logging.getLogger("dagger.serve")
+
+
+@frozen
+class ServeOptions:
+    app: str
+    broker: str
+    store: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    token: str | None = None
+    updates_topic: str | None = None
+    json_logs: bool = False
+
+
+class AppError(LookupError):
+    """The --app target could not be imported or holds no compiled workflow."""
+
+
+def _modules(root: ModuleType) -> Iterator[ModuleType]:
+    yield root
+    for info in pkgutil.walk_packages(getattr(root, "__path__", []), root.__name__ + "."):
+        yield importlib.import_module(info.name)
+
+
+def load_workflows(target: str) -> list[CompiledWorkflow[Any]]:
+    """Every module-level CompiledWorkflow in the module or package `target` (and its submodules)."""
+    try:
+        root = importlib.import_module(target)
+        modules = list(_modules(root))
+    except ImportError as exc:
+        raise AppError(f"--app {target}: cannot import {exc.name or target}: {exc}") from exc
+    found: dict[int, CompiledWorkflow[Any]] = {}
+    for module in modules:
+        for value in vars(module).values():
+            if isinstance(value, CompiledWorkflow):
+                found.setdefault(id(value), value)
+    if not found:
+        raise AppError(f"--app {target}: no compiled workflow found (build one with daggerc build)")
+    return sorted(found.values(), key=lambda wf: wf.name)
+
+
+async def serve(options: ServeOptions) -> int:
+    """Run until SIGINT/SIGTERM; 0 on a clean stop, 1 when the app cannot be loaded."""
+    handler = logs.configure(json_lines=options.json_logs)
+    try:
+        workflows = load_workflows(options.app)
+    except AppError as exc:
+        sys.stderr.write(f"daggerc serve: {exc}\n")
+        logs.remove(handler)
+        return 1
+    try:
+        await _serve(options, workflows)
+    finally:
+        logs.remove(handler)
+    return 0
+
+
+async def _serve(options: ServeOptions, workflows: list[CompiledWorkflow[Any]]) -> None:
+    metrics = Metrics()
+    observers = Observers([metrics])
+    engine = Engine(options.broker, options.store, workflows, observer=observers)
+    updates = UpdateStream(engine.broker if options.updates_topic else None, options.updates_topic)
+    observers.add(updates)
+    async with engine:
+        await updates.start()
+        app = create_app(
+            EngineSource(engine), metrics=metrics, updates=updates, token=options.token
+        )
+        server = HttpServer(app, options.host, options.port)
+        await server.start()
+        names = ", ".join(wf.name for wf in workflows)
+        _log.info("serving %s for %s", server.url, names)
+        print(f"dagger: serving {server.url} ({names})", flush=True)
+        try:
+            await engine.run()  # returns on SIGINT/SIGTERM
+        finally:
+            await server.close()
+            await updates.close()
