@@ -110,9 +110,6 @@ class Observers(BaseObserver):
     def remove(self, observer: EngineObserver) -> None:
         self._observers.remove(observer)
 
-    def __len__(self) -> int:
-        return len(self._observers)
-
     def _each(self, method: str, *args: object) -> None:
         for observer in self._observers:
             try:
