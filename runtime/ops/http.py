@@ -84,6 +84,12 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return json_error(500, "internal error", "see the server log")
 
 
+async def _revalidate(request: web.Request, response: web.StreamResponse) -> None:
+    """The page's files are small: have browsers revalidate them, so an upgrade shows at once."""
+    if request.path == "/" or request.path.startswith("/static/"):
+        response.headers["Cache-Control"] = "no-cache"
+
+
 async def _page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(PAGE_DIR / "index.html")
 
@@ -102,6 +108,7 @@ def create_app(
     app = web.Application(middlewares=middlewares)
     api = routes.Api(source, metrics if metrics is not None else Metrics(), updates)
     app.on_shutdown.append(api.shutdown)
+    app.on_response_prepare.append(_revalidate)
     app.add_routes(
         [
             web.get("/healthz", api.healthz),

@@ -159,7 +159,10 @@
     for (const run of runs) {
       const row = body.insertRow();
       row.title = run.detail || "";
-      cell(row, run.name);
+      const steps = run.name.split("/");
+      const name = cell(row, steps[steps.length - 1]);
+      name.title = run.name;
+      name.style.paddingLeft = `${0.6 + 0.9 * (steps.length - 1)}rem`;
       cell(row, run.kind);
       cell(row, badge(run.status));
       cell(row, when(run.started_at));

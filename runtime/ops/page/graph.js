@@ -18,6 +18,14 @@
     return node;
   }
 
+  // Generated names are paths ("PAYMENT/decide/then/call check_fraud"): show the last step,
+  // without the kind already written above it.
+  function label(node) {
+    const last = node.name.split("/").pop();
+    const bare = last.startsWith(node.kind + " ") ? last.slice(node.kind.length + 1) : last;
+    return bare === node.kind ? "" : bare;
+  }
+
   function clip(text, max) {
     return text.length > max ? text.slice(0, max - 1) + "…" : text;
   }
@@ -30,7 +38,7 @@
       const w = kids.length ? Math.max(...kids.map((k) => k.w)) : BOX_W / 2;
       const h = kids.length ? kids.reduce((sum, k) => sum + k.h, 0) + GAP_Y * (kids.length - 1) : 8;
       size = node.kind === "process" ? { w: w + 2 * PAD, h: h + TITLE + 2 * PAD } : { w, h };
-      if (node.kind === "process") size.w = Math.max(size.w, node.name.length * 7 + 2 * PAD);
+      if (node.kind === "process") size.w = Math.max(size.w, label(node).length * 7 + 2 * PAD);
     } else if (BRANCHING.has(node.kind)) {
       const w = kids.reduce((sum, k) => sum + k.w, 0) + GAP_X * Math.max(kids.length - 1, 0);
       const h = kids.length ? Math.max(...kids.map((k) => k.h)) : 8;
@@ -70,7 +78,7 @@
     const g = group(id, node.kind, ctx, parent);
     el("rect", { x, y, width: BOX_W, height: BOX_H, rx: 6 }, g);
     el("text", { class: "kind", x: x + 8, y: y + 14 }, g, node.kind);
-    el("text", { class: "name", x: x + 8, y: y + 31 }, g, clip(node.name, 26));
+    el("text", { class: "name", x: x + 8, y: y + 31 }, g, clip(label(node) || node.kind, 26));
     const detail = run && run.detail ? `\n${run.detail}` : "";
     el("title", {}, g, `${node.name} (${node.kind}): ${statusOf(id, ctx)}${detail}`);
   }
@@ -82,7 +90,7 @@
     let top = y;
     if (node.kind === "process") {
       el("rect", { class: "frame", x, y, width: size.w, height: size.h, rx: 8 }, g);
-      el("text", { class: "title", x: x + PAD, y: y + PAD + 6, "font-weight": 600 }, g, node.name);
+      el("text", { class: "title", x: x + PAD, y: y + PAD + 6, "font-weight": 600 }, g, label(node));
       top += TITLE + PAD;
     }
     const cx = x + size.w / 2;
