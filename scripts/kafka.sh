@@ -113,8 +113,16 @@ logger.apache.level = INFO
 EOF
 }
 
-# A cluster id is 16 random bytes in unpadded url-safe base64 (what `kafka-storage random-uuid` prints).
-cluster_id() { head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'; }
+# A cluster id is 16 random bytes in unpadded url-safe base64 (what `kafka-storage random-uuid`
+# prints). Like Kafka's own generator, skip ids starting with '-': the formatter would read one as
+# an option.
+cluster_id() {
+  local id="-"
+  while [[ "$id" == -* ]]; do
+    id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+  done
+  echo "$id"
+}
 
 java_opts=(-Djava.awt.headless=true "-Dlog4j2.configurationFile=$RUN/log4j2.properties")
 
@@ -136,9 +144,14 @@ start_broker() {
     </dev/null >"$RUN/logs/stdout.log" 2>&1 9>&- &
 }
 
-# Metadata answered with this broker in it: through aiokafka when the project venv has it.
+# Metadata answered with this broker in it, through aiokafka when the project venv has it
+# (without it, the log line and the open port checked by `wait_ready` have to do).
 serves_metadata() {
-  if [[ -x "$PYTHON" ]] && "$PYTHON" -c 'import aiokafka' 2>/dev/null; then
+  if [[ -z "${HAVE_AIOKAFKA:-}" ]]; then
+    HAVE_AIOKAFKA=no
+    [[ -x "$PYTHON" ]] && "$PYTHON" -c 'import aiokafka' 2>/dev/null && HAVE_AIOKAFKA=yes
+  fi
+  if [[ "$HAVE_AIOKAFKA" == yes ]]; then
     "$PYTHON" - "$HOST:$PORT" <<'EOF' >/dev/null 2>&1
 import asyncio, sys
 from aiokafka import AIOKafkaClient
@@ -153,8 +166,6 @@ async def main() -> None:
 
 asyncio.run(main())
 EOF
-  else
-    grep -q 'Kafka Server started' "$LOG" 2>/dev/null
   fi
 }
 
@@ -168,7 +179,8 @@ wait_ready() {
         die "the broker exited during start-up; logs in $RUN/logs"
       }
     fi
-    if port_open "$PORT" && serves_metadata; then
+    # The log line is cheap to check; only then ask for metadata (a Python start each time).
+    if port_open "$PORT" && grep -q 'Kafka Server started' "$LOG" 2>/dev/null && serves_metadata; then
       return
     fi
     sleep 0.3
