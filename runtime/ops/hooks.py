@@ -12,6 +12,7 @@ Call sites in the engine (each one line):
 - after a transition changes the instance status: `on_status(id, workflow, new_status)`
 - after each transition is applied:             `on_transition(workflow, node_kind, seconds)`
 - around each store / broker call:              `on_store(operation, seconds)`, `on_broker(...)`
+  (or wrap the ports once: `broker, store = runtime.ops.timing.timed(broker, store, observer)`)
 - when a due timer is fired:                    `on_timer_lag(now - timer.due)`
 - after an outbox scan:                         `on_outbox_depth(count)`
 - when a message goes to `<topic>.dead-letter`:  `on_dead_letter(topic, reason)`
