@@ -127,6 +127,8 @@ class CodecBuilder:
         default = None
         if field.default is not attrs.NOTHING:
             default = self.default(field.default, tp)
+            if decode.startswith("None if "):  # a conditional inside a conditional: bracket it
+                decode = f"({decode})"
             decode = f"{decode} if {literal(key)} in o else {default}"
         return CodecField(field.name, key, self.encode(tp, f"v.{field.name}", 1), decode, default)
 

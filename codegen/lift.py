@@ -235,10 +235,11 @@ def find_lambda(code: CodeType) -> ast.Lambda | None:
     candidates = _lambdas_by_line(code.co_filename).get(code.co_firstlineno, ())
     if len(candidates) <= 1:
         return candidates[0] if candidates else None
-    starts = [
+    starts = [  # instruction positions in the body; RESUME and friends have an empty span
         (line, col)
-        for line, _, col, _ in code.co_positions()
-        if line is not None and col is not None and line >= code.co_firstlineno
+        for line, end_line, col, end_col in code.co_positions()
+        if line is not None and col is not None and end_col is not None
+        if (end_line or line, end_col) > (line, col)
     ]
     first = min(starts, default=None)
     for node in candidates:

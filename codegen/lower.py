@@ -126,7 +126,7 @@ class _Lowering:
         return Names(
             compiled_workflow=name(types_, "CompiledWorkflow"),
             node=name(types_, "Node"),
-            topic_spec=name(types_, "TopicSpec"),
+            topic_spec="",  # imported with the first topic
             json=name(types_, "JSON"),
             transition=name(types_, "Transition"),
             instance=name(types_, "Instance"),
@@ -392,6 +392,9 @@ class _Lowering:
             return known[1]
         codec = self.codecs.require(topic.message, message=True)
         message = codec.type_name
+        if not self.names.topic_spec:
+            spec = self.tracker.name("runtime.types", "TopicSpec")
+            self.names = attrs.evolve(self.names, topic_spec=spec)
         constant = self.unique(snake(topic.name).upper())
         slot = Slot(
             f"topic({topic.name!r}, key=...)",
