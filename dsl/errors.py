@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
-from types import FrameType
+from types import CodeType, FrameType
 
 from attrs import frozen
 
@@ -35,13 +36,20 @@ def _user_frame() -> FrameType | None:
     return frame
 
 
+@functools.lru_cache(maxsize=32)
+def _positions(code: CodeType) -> tuple[tuple[int | None, int | None, int | None, int | None], ...]:
+    """Source positions of every instruction, once per code object: a module-level chain of a
+    thousand DSL calls asks the same module code object a thousand times."""
+    return tuple(code.co_positions())
+
+
 def here() -> Location:
     """The location of the DSL call being evaluated in the user's file (the whole call expression)."""
     frame = _user_frame()
     if frame is None:
         return UNKNOWN
     code = frame.f_code
-    positions = list(code.co_positions())
+    positions = _positions(code)
     index = frame.f_lasti // 2
     line, end_line, col, end_col = positions[index] if index < len(positions) else (None,) * 4
     return Location(

@@ -108,7 +108,7 @@ def _repeated_labels(
     for key, _ in entries:
         text = ast.dump(key)
         if text in seen:
-            label = source.segment(step.location.file, key)
+            label = ast.unparse(key)
             found.append(
                 Diagnostic(
                     "DGR103",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import enum
+import functools
 import inspect
 import types
 import typing
@@ -94,12 +95,7 @@ def awaited(tp: object) -> object:
 def lambda_node(fn: types.FunctionType) -> ast.Lambda | None:
     """The `lambda` expression in the source that compiled to `fn`."""
     code = fn.__code__
-    module = source.module_ast(code.co_filename)
-    if module is None:
-        return None
-    found = [
-        n for n in ast.walk(module) if isinstance(n, ast.Lambda) and n.lineno == code.co_firstlineno
-    ]
+    found = _lambdas(code.co_filename).get(code.co_firstlineno, [])
     if len(found) <= 1:
         return found[0] if found else None
     points = [  # instructions with a real span (the entry and exit ones have none)
@@ -109,6 +105,17 @@ def lambda_node(fn: types.FunctionType) -> ast.Lambda | None:
     ]
     inside = [n for n in found if all(_contains(n, point) for point in points)]
     return min(inside, key=_span, default=None)
+
+
+@functools.lru_cache(maxsize=64)
+def _lambdas(file: str) -> dict[int, list[ast.Lambda]]:
+    """Every lambda of a file by its first line (one walk per file: chains can be long)."""
+    module = source.module_ast(file)
+    found: dict[int, list[ast.Lambda]] = {}
+    for node in ast.walk(module) if module is not None else ():
+        if isinstance(node, ast.Lambda):
+            found.setdefault(node.lineno, []).append(node)
+    return found
 
 
 def _span(node: ast.expr) -> tuple[int, int]:

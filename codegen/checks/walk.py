@@ -167,7 +167,7 @@ def describe(step: AnyStep) -> str:
         return f"{kind(step)}(...)"
     first = call.args[0] if call.args else None
     if isinstance(first, ast.Name | ast.Attribute) and not isinstance(step, ParallelStep):
-        return f"{kind(step)}({source.segment(step.location.file, first)})"
+        return f"{kind(step)}({ast.unparse(first)})"
     return f"{kind(step)}({'...' if call.args or call.keywords else ''})"
 
 

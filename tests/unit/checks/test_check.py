@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
 from codegen.check import check
+from codegen.loader import load
 from dsl import call, command, decide, fail, listen, parallel, process, topic, workflow
 
 from .models import Order, Other, Paid, keep
@@ -45,3 +52,31 @@ def test_one_run_reports_every_problem_of_every_family_in_order() -> None:
 def test_a_workflow_checked_twice_reports_each_problem_once() -> None:
     wf = workflow("W", Order, key=lambda o: o.order_id) >> process("A")
     assert codes(check([*loaded(wf), *loaded(wf)])) == ["DGR104"]
+
+
+def test_a_thousand_task_chain_loads_and_checks_in_seconds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lookups are per file, not per task: this took minutes when each lambda walked the AST."""
+    chain = "".join(
+        f'    >> process("P{i}")\n    >> call(bump)\n    >> call(lambda o: o)\n'
+        "    >> decide(lambda o: o.paid, then=call(bump), otherwise=fail(lambda o: o.order_id))\n"
+        for i in range(250)
+    )
+    dsl_file = tmp_path / "dgr_long_chain.py"
+    dsl_file.write_text(
+        "from attrs import frozen\nfrom dsl import call, decide, fail, process, workflow\n\n\n"
+        "@frozen\nclass Order:\n    order_id: str\n    paid: bool = False\n\n\n"
+        "def bump(o: Order) -> Order:\n    return o\n\n\n"
+        f"Long = (\n    workflow('Long', Order, key=lambda o: o.order_id)\n{chain})\n"
+    )
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.delitem(sys.modules, "dgr_long_chain", raising=False)
+    started = time.perf_counter()
+    result = load([str(dsl_file)])
+    found = check(result.workflows)
+    elapsed = time.perf_counter() - started
+    sys.modules.pop("dgr_long_chain", None)
+    assert (result.diagnostics, found) == ((), [])
+    assert len(result.workflows[0].workflow.items) == 250
+    assert elapsed < 10, f"load + check of 1,000 tasks took {elapsed:.1f} s"
