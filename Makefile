@@ -26,10 +26,12 @@ test-unit: install
 	$(BIN)/pytest -m "not kafka"
 
 # The whole suite: starts Kafka, runs every test, stops Kafka even when a test fails.
+# A broker that was already running (`make kafka-up`) is left running.
 test: install
-	@bash scripts/kafka.sh up
-	@status=0; DAGGER_KAFKA_BOOTSTRAP=127.0.0.1:$(KAFKA_PORT) $(BIN)/pytest || status=$$?; \
-		bash scripts/kafka.sh down; exit $$status
+	@if bash scripts/kafka.sh status >/dev/null 2>&1; then started=0; else started=1; fi; \
+		bash scripts/kafka.sh up || exit $$?; \
+		status=0; DAGGER_KAFKA_BOOTSTRAP=127.0.0.1:$(KAFKA_PORT) $(BIN)/pytest || status=$$?; \
+		if [ $$started = 1 ]; then bash scripts/kafka.sh down; fi; exit $$status
 
 kafka-up:
 	@bash scripts/kafka.sh up
