@@ -39,6 +39,7 @@ _TABLE: tuple[Code, ...] = (
     Code("DGR109", "unreachable task", "a task or process comes after one that always fails"),
     Code("DGR110", "local name captured", "a callable uses a local variable or is defined locally"),
     Code("DGR111", "one-branch parallel", "parallel(...) with one branch runs just that branch"),
+    Code("DGR112", "unknown name", "a callable uses a global name its module does not define"),
     Code("DGR201", "topic message clash", "one topic name is declared with two message types"),
     Code("DGR202", "command builder type", "a command's builder does not make the topic's message"),
     Code("DGR203", "field not encodable", "a state or message field has a type with no encoding"),

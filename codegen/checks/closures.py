@@ -1,11 +1,14 @@
-"""Callables a compiled workflow cannot use (DGR110): lambdas and functions that capture local
-variables (`__code__.co_freevars`), and named functions defined inside another function, which the
-generated module cannot import. A lambda is lifted from its source, so only its captures matter."""
+"""Callables a compiled workflow cannot use: lambdas and functions that capture local variables
+(`__code__.co_freevars`) or are defined inside another function, which the generated module cannot
+import (DGR110); and callables that use a global name their module does not define (DGR112), which
+would fail at run time. A lambda is lifted from its source, so only its captures and names matter."""
 
 from __future__ import annotations
 
+import builtins
+import dis
 from collections.abc import Iterator, Sequence
-from types import FunctionType
+from types import CodeType, FunctionType
 
 from codegen import source
 from codegen.checks import typeinfo, uses, walk
@@ -32,6 +35,7 @@ def _use(use: uses.Use) -> Iterator[Diagnostic]:
     fn = typeinfo.function(use.fn)
     if fn is None:
         return
+    yield from _unknown(fn, use)
     captured = fn.__code__.co_freevars
     if captured:
         names = ", ".join(repr(name) for name in captured)
@@ -61,3 +65,33 @@ def _where(fn: FunctionType, fallback: Location) -> Location:
         if node is not None:
             return source.location_of(node, fn.__code__.co_filename)
     return fallback
+
+
+def unknown_names(fn: FunctionType) -> list[str]:
+    """Global names `fn` loads (nested comprehensions included) that are neither in its module
+    nor builtins."""
+    loaded: set[str] = set()
+    pending = [fn.__code__]
+    while pending:
+        code = pending.pop()
+        loaded |= {i.argval for i in dis.get_instructions(code) if i.opname in _GLOBAL_LOADS}
+        pending += [c for c in code.co_consts if isinstance(c, CodeType)]
+    return sorted(n for n in loaded if n not in fn.__globals__ and not hasattr(builtins, n))
+
+
+_GLOBAL_LOADS = frozenset({"LOAD_GLOBAL", "LOAD_NAME"})
+
+
+def _unknown(fn: FunctionType, use: uses.Use) -> Iterator[Diagnostic]:
+    missing = unknown_names(fn)
+    if not missing:
+        return
+    what = "lambda" if typeinfo.is_lambda(fn) else f"function {fn.__qualname__!r}"
+    names = ", ".join(repr(name) for name in missing)
+    yield Diagnostic(
+        "DGR112",
+        f"{what} ('{use.arg}' of {use.owner}) uses {names}, which module {fn.__module__} "
+        "does not define",
+        _where(fn, use.location),
+        hint="define or import the name at module level (check its spelling)",
+    )

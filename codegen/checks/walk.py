@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from attrs import frozen
 
 from codegen import source
+from codegen.checks.typeinfo import show_value
 from dsl.errors import Location
 from dsl.model import (
     CallStep,
@@ -83,7 +84,9 @@ def branches(step: AnyStep) -> list[Branch]:
             ]
         values = _dict_entries(step.location, "branches", len(step.branches))
         return [
-            Branch(f"branches[{label!r}]", node, values[i][1] if values else step.location)
+            Branch(
+                f"branches[{show_value(label)}]", node, values[i][1] if values else step.location
+            )
             for i, (label, node) in enumerate(step.branches)
         ]
     return []

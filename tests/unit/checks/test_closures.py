@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from types import FunctionType
 
 from attrs import evolve
 
+from codegen.checks.closures import unknown_names
 from dsl import Step, call, fail, process, workflow
 
 from .models import Order, keep
@@ -69,3 +71,28 @@ def test_one_captured_lambda_used_twice_is_reported_once() -> None:
     wf = workflow("W", Order, key=lambda o: o.order_id) >> process("A") >> call(keep) >> stop
     wf = wf >> process("B") >> stop
     assert codes(run(wf)).count("DGR110") == 1
+
+
+def uses_a_typo(o: Order) -> Order:
+    return evolve(o, paid=bool(len(o.order_id)) and is_paid)  # type: ignore[name-defined]  # noqa: F821
+
+
+def _unknown(fn: object) -> list[str]:
+    assert isinstance(fn, FunctionType)
+    return unknown_names(fn)
+
+
+def test_global_names_a_module_lacks_are_found_in_functions_and_comprehensions() -> None:
+    assert _unknown(uses_a_typo) == ["is_paid"]
+    nested = lambda o: [ship_to(c) for c in o.order_id]  # type: ignore[name-defined]  # noqa: E731, F821
+    assert _unknown(nested) == ["ship_to"]
+    assert _unknown(lambda o: len(PREFIX) + abs(o.tries)) == []
+
+
+def test_an_unknown_name_is_reported_with_the_task_that_uses_it() -> None:
+    wf = workflow("W", Order, key=lambda o: o.order_id) >> process("A") >> call(uses_a_typo)
+    found = only(run(wf), "DGR112")
+    assert found.message == (
+        "function 'uses_a_typo' ('fn' of call(uses_a_typo)) uses 'is_paid', "
+        f"which module {__name__} does not define"
+    )
