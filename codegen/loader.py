@@ -77,8 +77,14 @@ def _import(file: Path) -> ModuleType | Diagnostic:
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
     try:
-        if name in sys.modules and getattr(sys.modules[name], "__file__", None) == str(file):
-            return sys.modules[name]
+        loaded = sys.modules.get(name)
+        if loaded is not None and getattr(loaded, "__file__", None) == str(file):
+            return loaded
+        if loaded is not None:  # another file of the same name was loaded before: load this one
+            del sys.modules[name]
+            sys.path.remove(str(root))
+            sys.path.insert(0, str(root))
+            importlib.invalidate_caches()
         return importlib.import_module(name)
     except DslError as exc:
         return Diagnostic(exc.code, exc.message, exc.location)
