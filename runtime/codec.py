@@ -115,14 +115,6 @@ def as_object(value: JSON, where: str) -> dict[str, JSON]:
     raise _fail(where, "object", value)
 
 
-def as_tuple(value: JSON, where: str, size: int) -> list[JSON]:
-    """An array of exactly `size` items (a fixed-size tuple field)."""
-    items = as_list(value, where)
-    if len(items) != size:
-        raise DecodeError(f"{where}: expected {size} items, got {len(items)}")
-    return items
-
-
 def as_choice(value: JSON, where: str, choices: tuple[JSON, ...]) -> JSON:
     """One of the values of a Literal field (compared with their types: True is not 1)."""
     for choice in choices:
