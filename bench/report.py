@@ -42,6 +42,7 @@ class Measured:
     p50_ms: float
     p99_ms: float
     rss_mb: float
+    lost: int = 0  # started but never completed
 
 
 @frozen
@@ -147,6 +148,7 @@ def _outcome_json(outcome: Outcome) -> dict[str, JSONValue]:
     return {
         "status": "ok",
         "n": outcome.n,
+        "lost": outcome.lost,
         "seconds": round(outcome.seconds, 3),
         "wf_per_s": round(outcome.wf_per_s, 1),
         "p50_ms": round(outcome.p50_ms, 2),
@@ -224,7 +226,7 @@ def _contender_row(name: str, outcome: Outcome) -> str:
         [
             f"`{name}`",
             what,
-            _num(outcome.n),
+            _num(outcome.n) + (f" ({_num(outcome.lost)} lost)" if outcome.lost else ""),
             _num(outcome.seconds, 1),
             f"**{_num(outcome.wf_per_s)}**",
             _num(outcome.p50_ms, 1),
@@ -287,7 +289,9 @@ DEFINITIONS = """\
   its own, one after another, against the same broker.
 - **N** is sized per contender so that its run lasts at least about 20 s: a warm-up burst, a
   probe burst of about 3 s, then the measured burst of N.
-- **workflows/s** = N / (time of the last completion - time just before the first start).
+- **workflows/s** = completed workflows / (time of the last completion - time just before the
+  first start). A workflow that never completes (no completion at all for 20 s) is counted as
+  lost and shown beside N.
 - **step latency** is measured at the simulated service: from publishing an order's PAYMENT
   reply to receiving that order's SHIPPING command, i.e. one reaction of the engine (consume,
   correlate, transition, persist, publish) plus two broker hops. With N started at once it is

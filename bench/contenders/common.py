@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import sys
@@ -30,6 +31,7 @@ from pathlib import Path
 from attrs import frozen
 
 PROGRESS_EVERY_S = 0.2
+STALL_S = 20.0  # no completion for this long: the rest of the burst is lost
 
 
 @frozen
@@ -101,20 +103,22 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 @frozen
 class Figures:
-    """One measured burst."""
+    """One measured burst. `completed` < `n` when some workflows never finished (lost)."""
 
     n: int
+    completed: int
     seconds: float
     p50_ms: float
     p99_ms: float
 
     @property
     def wf_per_s(self) -> float:
-        return self.n / self.seconds if self.seconds > 0 else 0.0
+        return self.completed / self.seconds if self.seconds > 0 else 0.0
 
     def as_json(self) -> dict[str, object]:
         return {
             "n": self.n,
+            "lost": self.n - self.completed,
             "seconds": round(self.seconds, 3),
             "wf_per_s": round(self.wf_per_s, 1),
             "p50_ms": round(self.p50_ms, 2),
@@ -137,7 +141,7 @@ class Tracker:
         self.total = total
         self.progress = Progress(phase, total)
         self.started_at = time.perf_counter()
-        self.finished_at: float | None = None
+        self.last_completion_at: float | None = None
         self._replied: dict[str, float] = {}
         self._steps: dict[str, float] = {}
         self._completed: set[str] = set()
@@ -158,33 +162,40 @@ class Tracker:
             self._steps[order] = time.perf_counter() - replied
 
     def completed(self, order: str) -> None:
-        if order in self._completed or not order.startswith(self.phase):
+        if order in self._completed or not order.startswith(self.phase + "-"):
             return
         self._completed.add(order)
+        self.last_completion_at = time.perf_counter()
         self.progress.update(len(self._completed))
         if len(self._completed) == self.total:
-            self.finished_at = time.perf_counter()
             self.all_done.set()
 
     @property
     def done(self) -> int:
         return len(self._completed)
 
-    async def wait(self, timeout: float) -> None:
-        """Wait for every completion; a TimeoutError names how many were missing."""
-        try:
-            await asyncio.wait_for(self.all_done.wait(), timeout)
-        except TimeoutError:
-            missing = self.total - self.done
-            raise TimeoutError(
-                f"{self.phase}: {missing} of {self.total} workflows did not complete within {timeout:.0f} s"
-            ) from None
+    async def wait(self, timeout: float, stall_s: float = STALL_S) -> None:
+        """Wait until every workflow completed, or none completed for `stall_s` (the rest are
+        counted as lost), or `timeout`. A TimeoutError when none completed at all."""
+        deadline = time.perf_counter() + timeout
+        seen, moved_at = self.done, time.perf_counter()
+        while not self.all_done.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.all_done.wait(), 1.0)
+            now = time.perf_counter()
+            if self.done != seen:
+                seen, moved_at = self.done, now
+            elif now - moved_at > stall_s or now > deadline:
+                break
+        if self.done == 0:
+            raise TimeoutError(f"{self.phase}: none of {self.total} workflows completed")
 
     def figures(self) -> Figures:
-        end = self.finished_at if self.finished_at is not None else time.perf_counter()
+        end = self.last_completion_at or time.perf_counter()
         steps = list(self._steps.values())
         return Figures(
             n=self.total,
+            completed=self.done,
             seconds=end - self.started_at,
             p50_ms=percentile(steps, 50) * 1000,
             p99_ms=percentile(steps, 99) * 1000,
@@ -204,12 +215,18 @@ PROBE_S = 3.0
 
 
 async def calibrate_and_measure(
-    burst: Burst, options: Options, *, warmup_n: int, floor: int, ceiling: int
+    burst: Burst,
+    options: Options,
+    *,
+    warmup_n: int,
+    floor: int,
+    ceiling: int,
+    probe_s: float = PROBE_S,
 ) -> tuple[Figures, Figures | None]:
-    """A warm-up burst, a probe burst of about PROBE_S to size N (unless N is given), then the
-    measured burst of N orders. Returns the measured figures and the probe's."""
+    """A warm-up burst, a probe burst of about `probe_s` to size N (unless N is given), then the
+    measured burst of N orders, at least `floor`. Returns the measured figures and the probe's."""
     warm = await burst("warmup", warmup_n)
     if options.n is not None:
         return await burst("run", options.n), None
-    probe = await burst("probe", calibrated_n(warm, PROBE_S, min(floor, warmup_n), ceiling))
+    probe = await burst("probe", calibrated_n(warm, probe_s, warmup_n, ceiling))
     return await burst("run", calibrated_n(probe, options.seconds, floor, ceiling)), probe

@@ -45,6 +45,7 @@ def test_json_has_every_key_with_the_measured_figures() -> None:
     assert document["embedded"] == {
         "status": "ok",
         "n": 40000,
+        "lost": 0,
         "seconds": 21.5,
         "wf_per_s": 1860.5,
         "p50_ms": 3.25,
@@ -162,6 +163,30 @@ def test_markdown_tables() -> None:
         "over 300 timers."
     ) in lines
     assert "- Compiler: missing (bench/compile.py is not there yet)." in lines
+
+
+def test_markdown_shows_lost_workflows_beside_n() -> None:
+    lossy = evolve(
+        _report(),
+        contenders=(("wf_dagger", Measured(2500, 24.0, 102.5, 900.0, 2500.0, 210.0, lost=40)),),
+    )
+
+    document, lines = to_json(lossy), to_markdown(lossy).splitlines()
+
+    assert document["wf_dagger"] == {
+        "status": "ok",
+        "n": 2500,
+        "lost": 40,
+        "seconds": 24.0,
+        "wf_per_s": 102.5,
+        "p50_ms": 900.0,
+        "p99_ms": 2500.0,
+        "rss_mb": 210.0,
+    }
+    assert (
+        "| `wf_dagger` | the seed engine: wf-dagger 0.2.6, faust-streaming, Aerospike "
+        "| 2,500 (40 lost) | 24.0 | **102** | 900.0 | 2,500.0 | 210 |"
+    ) in lines
 
 
 def test_markdown_compile_times() -> None:
