@@ -39,5 +39,13 @@ kafka-up:
 kafka-down:
 	@bash scripts/kafka.sh down
 
+# Benchmarks (< 8 minutes): every contender on a broker of its own, stopped even on failure or Ctrl-C.
+# Writes bench/results/latest.json and bench/RESULTS.md. wf_dagger runs when DAGGER_AEROSPIKE_HOSTS is set.
+BENCH_KAFKA_PORT ?= 9192
+bench: install
+	@trap 'DAGGER_KAFKA_PORT=$(BENCH_KAFKA_PORT) bash scripts/kafka.sh down' EXIT; trap 'exit 130' INT TERM; \
+		DAGGER_KAFKA_PORT=$(BENCH_KAFKA_PORT) bash scripts/kafka.sh up && \
+		$(BIN)/python -m bench.run --bootstrap 127.0.0.1:$(BENCH_KAFKA_PORT) --command "make bench"
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
