@@ -8,9 +8,14 @@ connection, as a second worker process would have), so races between clients are
 from __future__ import annotations
 
 import contextlib
+import os
+import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
+
+import pytest
 
 from runtime.backends.memory import MemoryBroker, MemoryStore
 from runtime.backends.sqlite import SqliteBroker, SqliteStore
@@ -67,3 +72,53 @@ def sqlite_broker(tmp: Path) -> BrokerConnect:
             await broker.close()
 
     return connect
+
+
+AEROSPIKE = [
+    pytest.mark.aerospike,
+    pytest.mark.skipif(
+        not os.environ.get("DAGGER_AEROSPIKE_HOSTS"), reason="DAGGER_AEROSPIKE_HOSTS is not set"
+    ),
+]
+
+
+class AerospikeConnect:
+    """Clients of one fresh prefix, so no two tests (or runs) see each other's records."""
+
+    def __init__(self) -> None:
+        hosts = os.environ["DAGGER_AEROSPIKE_HOSTS"]
+        namespace = os.environ.get("DAGGER_AEROSPIKE_NAMESPACE", "test")
+        prefix = f"dgt{int(time.time()):x}{uuid.uuid4().hex[:8]}_"
+        self.url = f"aerospike://{hosts}/{namespace}?prefix={prefix}"
+
+    @contextlib.asynccontextmanager
+    async def __call__(self) -> AsyncIterator[Store]:
+        from runtime.backends.aerospike import AerospikeStore  # noqa: PLC0415 (optional extra)
+
+        store = AerospikeStore.from_url(self.url)
+        await store.start()
+        try:
+            yield store
+        finally:
+            await store.close()
+
+    async def dispose(self) -> None:
+        """Drop the prefix's records and indexes (a server has room for few indexes)."""
+        from runtime.backends.aerospike import AerospikeStore  # noqa: PLC0415
+
+        store = AerospikeStore.from_url(self.url)
+        await store.start(prepare=False)
+        try:
+            await store.drop()
+        finally:
+            await store.close()
+
+
+def aerospike_store(tmp: Path) -> StoreConnect:
+    return AerospikeConnect()
+
+
+async def dispose(connect: StoreConnect) -> None:
+    """Remove what a backend keeps outside the test's temporary folder."""
+    if isinstance(connect, AerospikeConnect):
+        await connect.dispose()

@@ -17,8 +17,11 @@ import pytest
 from runtime.types import Broker, Store
 
 from .backends import (
+    AEROSPIKE,
     BrokerConnect,
     StoreConnect,
+    aerospike_store,
+    dispose,
     memory_broker,
     memory_store,
     sqlite_broker,
@@ -28,6 +31,7 @@ from .backends import (
 STORES = [
     pytest.param(memory_store, id="memory"),
     pytest.param(sqlite_store, id="sqlite"),
+    pytest.param(aerospike_store, id="aerospike", marks=AEROSPIKE),
 ]
 
 BROKERS = [
@@ -37,9 +41,13 @@ BROKERS = [
 
 
 @pytest.fixture(params=STORES)
-def connect_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreConnect:
+async def connect_store(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[StoreConnect]:
     opener: Callable[[Path], StoreConnect] = request.param
-    return opener(tmp_path)
+    connect = opener(tmp_path)
+    yield connect
+    await dispose(connect)
 
 
 @pytest.fixture(params=BROKERS)
