@@ -7,6 +7,7 @@ argument, named after the process and node (`_payment_2_build`).
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable
 from datetime import timedelta
@@ -65,6 +66,7 @@ def lower(loaded: LoadedWorkflow, module: str, first_party: Iterable[str] = ()) 
     return _Lowering(loaded, module, first_party).run()
 
 
+@functools.lru_cache(maxsize=1024)
 def relative_file(file: str) -> str:
     """A DSL file as generated code names it: relative to the folder its package imports from,
     so the output does not depend on where the compiler runs."""

@@ -23,7 +23,14 @@ from codegen.diagnostics import Diagnostic, Severity
 from codegen.ir import WorkflowIR
 from codegen.loader import LoadedWorkflow, load, module_name_for, resolve
 from codegen.lower import lower, relative_file
-from codegen.render import GENERATED_MARK, FormatError, format_source, render_module, render_package
+from codegen.render import (
+    GENERATED_MARK,
+    FormatError,
+    format_source,
+    render_module,
+    render_package,
+    ruff_binary,
+)
 from codegen.typecheck import ModuleToCheck, typecheck
 
 BUG_CODE = "DGR399"
@@ -164,8 +171,10 @@ def _lower_and_render(
 
 
 def _finish(text: str, destination: Path) -> str:
-    """Parse the rendered source (a syntax error here is a compiler bug), then format it."""
-    ast.parse(text)
+    """Parse and format the rendered source; a syntax error here is a compiler bug. ruff parses
+    what it formats (in a tenth of the time `ast` needs on a 5,000-task module)."""
+    if ruff_binary() is None:
+        ast.parse(text)
     return format_source(text, destination)
 
 
