@@ -27,6 +27,8 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from datetime import timedelta
 from typing import Any, TypeVar
 
+from runtime.backends.memory import MemoryStore
+from runtime.backends.sqlite import SqliteStore
 from runtime.engine_api import (
     EngineError,
     Run,
@@ -74,7 +76,8 @@ class Engine:
         retention: timedelta | float | None = timedelta(days=7),
         early_retention: timedelta | float = timedelta(days=1),
         group: str = "dagger.engine",
-        batch_size: int = 256,
+        batch_size: int | None = None,
+        max_steps: int | None = None,
         call_threads: int = 8,
         shutdown_grace: float = 10.0,
         recover_after: float = 30.0,
@@ -85,12 +88,16 @@ class Engine:
         self.store_url = store_url or url
         self.broker, self.store = open_backends(url, store_url)
         self.registry = Registry.of(workflows)
+        local = isinstance(self.store, MemoryStore | SqliteStore)
+        steps, batch = (8, 16) if local else (256, 256)
+        max_steps, batch_size = max_steps or steps, batch_size or batch
         self._core = Core(
             self.broker,
             self.store,
             self.registry,
             observer or BaseObserver(),
             retention=_seconds(retention),
+            max_steps=max_steps,
         )
         self._calls = Calls(self._core.process, call_threads)
         self._core.calls = self._calls

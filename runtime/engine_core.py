@@ -23,8 +23,10 @@ from typing import Any, Protocol
 import attrs
 
 from runtime import machine, record
+from runtime.backends.sqlite import SqliteBroker, SqliteStore
 from runtime.engine_api import ConflictError, UnknownWorkflowError, node_kind
 from runtime.engine_registry import Registry
+from runtime.engine_sync import Locks, Slots
 from runtime.ops.hooks import EngineObserver
 from runtime.types import (
     MESSAGE_ID_HEADER,
@@ -63,30 +65,6 @@ class CallLauncher(Protocol):
     def launch(self, wf: CompiledWorkflow[Any], instance: Instance[Any], call: RunCall) -> None: ...
 
 
-class Locks:
-    """One asyncio.Lock per instance id, dropped when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    def held(self, key: str) -> bool:
-        return key in self._locks
-
-    @contextlib.asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
-
-
 class Core:
     """Applies events to instances and performs their effects, over one broker and one store."""
 
@@ -98,6 +76,7 @@ class Core:
         observer: EngineObserver,
         *,
         retention: float | None,
+        max_steps: int = 64,
     ) -> None:
         self.broker = broker
         self.store = store
@@ -105,8 +84,10 @@ class Core:
         self.observer = observer
         self.retention = retention
         self.locks = Locks()
+        self.slots = Slots(max_steps)
         self.calls: CallLauncher | None = None
         self.timer_set: Callable[[float], None] = lambda due: None
+        self._unit, self._in_one_unit = _unit_of_work(broker, store)
         self.activity = 0  # bumped as work starts and ends; the idle check compares it
         self.inflight = 0
 
@@ -115,37 +96,55 @@ class Core:
     async def start(self, wf: CompiledWorkflow[Any], state: object) -> tuple[str, bool]:
         """Create the run for `state` unless its key exists; (id, created)."""
         iid = f"{wf.name}:{wf.key(state)}"
-        async with self._working(), self.locks.hold(iid):
+        created = False
+
+        async def create() -> _Plan | None:
+            nonlocal created
             if await self.store.get(iid) is not None:
-                return iid, False
+                return None
             t = machine.start(wf, state, now=time.time(), instance_id=iid)
-            gen = await self._put(wf, t.instance, t.effects, 0)
+            gen = await self._put(wf, t.instance, self._recorded(t.effects), 0)
             if gen is None:
-                return iid, False  # another process created it a moment ago
+                return None  # another process created it a moment ago
+            created = True
             self.observer.on_status(iid, wf.name, Status.EXECUTING)
             self._observe_finish(t.instance, t.effects)
-            early = await self._perform(wf, t.instance, t.effects, gen)
-        async with self._working():
-            await self._deliver_early(iid, early)
-        return iid, True
+            return await self._perform(wf, t.instance, t.effects, gen, self._recorded(t.effects))
+
+        await self._step(iid, create, urgent=False)
+        return iid, created
 
     async def process(self, iid: str, event: Event) -> None:
         """Apply `event` to instance `iid` (a missing instance is logged and skipped)."""
-        async with self._working():
-            async with self.locks.hold(iid):
-                early = await self._apply(iid, event)
-            await self._deliver_early(iid, early)
+        await self._step(iid, lambda: self._apply(iid, event))
 
     async def recover(self, iid: str) -> None:
         """Perform whatever the outbox of `iid` still holds (after a crash or a hand-off)."""
+
+        async def perform_left() -> _Plan | None:
+            loaded = await self.load(iid)
+            if loaded is None or not loaded[3]:
+                return None
+            wf, stored, instance, outbox = loaded
+            return await self._perform(wf, instance, outbox, stored.generation, outbox)
+
+        await self._step(iid, perform_left)
+
+    async def _step(
+        self, iid: str, body: Callable[[], Awaitable[_Plan | None]], *, urgent: bool = True
+    ) -> None:
+        """Run `body` in a slot, under the instance's lock, as one unit of work where the
+        backends allow; then start the calls it owes and deliver messages kept for its new
+        listeners (outside the slot: that delivery is a step of its own)."""
         async with self._working():
-            async with self.locks.hold(iid):
-                loaded = await self.load(iid)
-                if loaded is None or not loaded[3]:
-                    return
-                wf, stored, instance, outbox = loaded
-                early = await self._perform(wf, instance, outbox, stored.generation)
-            await self._deliver_early(iid, early)
+            async with self.slots.hold(urgent), self.locks.hold(iid):
+                async with self._unit():
+                    plan = await body()
+                if plan is not None and self.calls is not None:
+                    for call in plan.calls:
+                        self.calls.launch(plan.wf, plan.instance, call)
+            if plan is not None:
+                await self._deliver_early(iid, plan.early)
 
     @contextlib.asynccontextmanager
     async def _working(self) -> AsyncIterator[None]:
@@ -168,17 +167,17 @@ class Core:
 
     # ------------------------------------------------------------------ one event
 
-    async def _apply(self, iid: str, event: Event) -> Early:
+    async def _apply(self, iid: str, event: Event) -> _Plan | None:
         for _ in range(_CAS_ATTEMPTS):
             try:
                 loaded = await self.load(iid)
             except (UnknownWorkflowError, DecodeError) as exc:
                 _log.error("instance %s: cannot apply %s: %s", iid, event.event_id, exc)
-                return []
+                return None
             if loaded is None:
                 _log.debug("instance %s does not exist; %s dropped", iid, event.event_id)
                 await self._timer_done(iid, event)
-                return []
+                return None
             wf, stored, instance, outbox = loaded
             began = time.perf_counter()
             t = machine.apply(wf, instance, event, now=time.time())
@@ -186,13 +185,14 @@ class Core:
             pending = (*_settle(outbox, event), *t.effects)
             if t.instance is instance and pending == outbox:
                 await self._timer_done(iid, event)
-                return []
-            gen = await self._put(wf, t.instance, pending, stored.generation)
+                return None
+            recorded = self._recorded(pending)
+            gen = await self._put(wf, t.instance, recorded, stored.generation)
             if gen is None:
                 continue
             self._observe(wf, instance, event, t, seconds)
             await self._timer_done(iid, event)
-            return await self._perform(wf, t.instance, pending, gen)
+            return await self._perform(wf, t.instance, pending, gen, recorded)
         raise ConflictError(
             f"instance {iid}: compare-and-set lost {_CAS_ATTEMPTS} times in a row applying "
             f"{event.event_id}; another process keeps rewriting it"
@@ -219,22 +219,33 @@ class Core:
         instance: Instance[Any],
         outbox: tuple[Effect, ...],
         gen: int,
-    ) -> Early:
-        plan = _Plan()
+        recorded: tuple[Effect, ...],
+    ) -> _Plan:
+        """Perform every effect but the calls (the caller starts those), then clear them from
+        the stored outbox (`recorded`, stored at generation `gen`) unless it holds only calls."""
+        plan = _Plan(wf, instance)
         for e in outbox:
             self._plan(plan, instance.id, e)
-        for call in plan.calls:
-            if self.calls is not None:
-                self.calls.launch(wf, instance, call)
-        jobs: list[Awaitable[None]] = [_in_order(group) for group in plan.ops.values()]
-        if plan.sends:
-            jobs.append(self.broker.send(plan.sends))
-        await asyncio.gather(*jobs)
+        if self._in_one_unit:  # nothing waits for a commit: in order is as fast
+            for group in plan.ops.values():
+                await _in_order(group)
+            if plan.sends:
+                await self.broker.send(plan.sends)
+        else:
+            jobs = [_in_order(group) for group in plan.ops.values()]
+            if plan.sends:
+                jobs.append(self.broker.send(plan.sends))
+            await asyncio.gather(*jobs)
         for due in plan.dues:
             self.timer_set(due)
-        if plan.done:
+        if recorded != _owed(recorded):
             await self._clear(wf, instance, outbox, gen, plan.done)
-        return plan.early
+        return plan
+
+    def _recorded(self, outbox: tuple[Effect, ...]) -> tuple[Effect, ...]:
+        """The outbox to store with a new record. In one unit of work the effects commit with
+        the record, so only the calls stay owed; elsewhere all of it, until performed."""
+        return _owed(outbox) if self._in_one_unit else outbox
 
     def _plan(self, plan: _Plan, iid: str, e: Effect) -> None:
         """Sort one effect into the plan; store calls on one slot keep their order."""
@@ -312,6 +323,8 @@ class Core:
 class _Plan:
     """The outbox sorted by what performs it."""
 
+    wf: CompiledWorkflow[Any]
+    instance: Instance[Any]
     ops: dict[tuple[str, ...], list[Callable[[], Awaitable[None]]]] = attrs.Factory(dict)
     sends: list[Outgoing] = attrs.Factory(list)
     calls: list[RunCall] = attrs.Factory(list)
@@ -321,6 +334,21 @@ class _Plan:
 
     def op(self, slot: tuple[str, ...], call: Callable[[], Awaitable[None]]) -> None:
         self.ops.setdefault(slot, []).append(call)
+
+
+def _unit_of_work(
+    broker: Broker, store: Store
+) -> tuple[Callable[[], contextlib.AbstractAsyncContextManager[None]], bool]:
+    """When the broker and the store share one SQLite connection, a whole step (the new record,
+    its messages, the cleared outbox) commits at once; elsewhere each write is durable on its own
+    before the next effect, which is what makes the outbox necessary."""
+    if (
+        isinstance(store, SqliteStore)
+        and isinstance(broker, SqliteBroker)
+        and store.db is broker.db
+    ):
+        return store.db.deferred, True
+    return contextlib.nullcontext, False
 
 
 def _outgoing(e: Send) -> Outgoing:
@@ -338,6 +366,11 @@ def _settle(outbox: tuple[Effect, ...], event: Event) -> tuple[Effect, ...]:
         return outbox
     owed = RunCall(event.node, event.attempt)
     return tuple(e for e in outbox if e != owed)
+
+
+def _owed(outbox: tuple[Effect, ...]) -> tuple[Effect, ...]:
+    """What stays owed once every other effect is performed: the calls still to finish."""
+    return tuple(e for e in outbox if isinstance(e, RunCall))
 
 
 def _without(outbox: tuple[Effect, ...], done: Sequence[Effect]) -> tuple[Effect, ...]:

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import sqlite3
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import parse_qs, urlsplit
@@ -24,6 +25,10 @@ from urllib.parse import parse_qs, urlsplit
 from runtime.backends.memory import Notifier
 
 T = TypeVar("T")
+
+_DEFERRED: contextvars.ContextVar[list[asyncio.Future[None]] | None] = contextvars.ContextVar(
+    "dagger_sqlite_deferred", default=None
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS instances (
@@ -92,8 +97,8 @@ class SqliteDatabase:
         self._busy_ms = int(busy_timeout * 1000)
         self._conn: sqlite3.Connection | None = None
         self._users = 0
-        self._pending: list[asyncio.Future[None]] = []
-        self._scheduled = False
+        self._txn: asyncio.Future[None] | None = None  # done when the open transaction commits
+        self._pins = 0  # deferred blocks under way
         self.appended = Notifier()  # in-process consumers wake at once on a local send
 
     @property
@@ -127,24 +132,44 @@ class SqliteDatabase:
         return rows
 
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `fn` atomically and return once it is committed (shared with concurrent writers)."""
+        """Run `fn` atomically and return once it is committed (shared with concurrent writers).
+        Inside `deferred()`, return at once: the block's end waits for the commit."""
         conn = self.conn
         if not conn.in_transaction:
             await self._begin(conn)
-        conn.execute("SAVEPOINT w")
         try:
             result = fn(conn)
         except BaseException:
-            conn.execute("ROLLBACK TO w")
-            conn.execute("RELEASE w")
-            self._schedule()
+            self._abort()
             raise
-        conn.execute("RELEASE w")
-        fut = asyncio.get_running_loop().create_future()
-        self._pending.append(fut)
-        self._schedule()
-        await fut
+        txn = self._txn
+        assert txn is not None
+        collected = _DEFERRED.get()
+        if collected is not None:
+            collected.append(txn)
+        else:
+            await asyncio.shield(txn)
         return result
+
+    @contextlib.asynccontextmanager
+    async def deferred(self) -> AsyncIterator[None]:
+        """Writes in this block (and in tasks it starts) do not wait for their commit one by one;
+        the block ends once all of them are committed. So a transition, the messages it sends and
+        the clearing of its outbox share one commit. Do nothing outside this file in the block."""
+        collected: list[asyncio.Future[None]] = []
+        token = _DEFERRED.set(collected)
+        self._pins += 1  # no commit splits the block, even if it waits for something
+        try:
+            yield
+        except BaseException:
+            if self._txn is not None and self._txn in collected:
+                self._abort()  # never commit half a block (other writers in it fail too)
+            raise
+        finally:
+            self._pins -= 1
+            _DEFERRED.reset(token)
+        for txn in dict.fromkeys(collected):
+            await asyncio.shield(txn)
 
     async def _begin(self, conn: sqlite3.Connection) -> None:
         """Take the write lock without blocking the event loop: when another connection holds it
@@ -161,17 +186,29 @@ class SqliteDatabase:
                 await asyncio.sleep(pause)
                 waited += pause
                 pause = min(pause * 2, 0.05)
+                continue
             finally:
                 conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+            loop = asyncio.get_running_loop()
+            self._txn = loop.create_future()
+            loop.call_soon(self._commit)
 
-    def _schedule(self) -> None:
-        if not self._scheduled:
-            self._scheduled = True
-            asyncio.get_running_loop().call_soon(self._commit)
+    def _abort(self) -> None:
+        """A statement failed (no statement here is expected to: writes are idempotent upserts):
+        roll back the open transaction; every write in it fails with the error."""
+        txn, self._txn = self._txn, None
+        with contextlib.suppress(sqlite3.Error):
+            self.conn.execute("ROLLBACK")
+        if txn is not None and not txn.done():
+            error = RuntimeError(f"a write to {self.path} failed; its transaction was rolled back")
+            txn.set_exception(error)
+            txn.exception()  # the failing writer raises its own error; others see this one
 
     def _commit(self) -> None:
-        self._scheduled = False
-        pending, self._pending = self._pending, []
+        if self._pins and self._conn is not None:
+            asyncio.get_running_loop().call_soon(self._commit)  # a deferred block is mid-way
+            return
+        txn, self._txn = self._txn, None
         conn = self._conn
         error: Exception | None = None
         if conn is not None and conn.in_transaction:
@@ -183,10 +220,9 @@ class SqliteDatabase:
                     conn.execute("ROLLBACK")
         elif conn is None:
             error = RuntimeError(f"the SQLite database {self.path} was closed before a commit")
-        for fut in pending:
-            if fut.done():
-                continue
-            if error is None:
-                fut.set_result(None)
-            else:
-                fut.set_exception(error)
+        if txn is None or txn.done():
+            return
+        if error is None:
+            txn.set_result(None)
+        else:
+            txn.set_exception(error)

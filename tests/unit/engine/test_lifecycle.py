@@ -105,14 +105,15 @@ class FailingSends:
 
 
 async def test_an_outbox_left_by_a_failure_is_performed_on_the_next_run(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'crash.db'}"
-    async with Engine(url, workflows=[PING]) as engine:
+    # the log and the state in two files: each write is durable on its own, the outbox matters
+    url, store_url = f"sqlite:///{tmp_path / 'log.db'}", f"sqlite:///{tmp_path / 'state.db'}"
+    async with Engine(url, store_url, workflows=[PING]) as engine:
         FailingSends(engine)
         with pytest.raises(ConnectionError):
             await engine.start(PING, Doc("lost"))
         left = await engine.status("Ping:lost")
     assert left is not None and left.pending_effects > 0  # recorded, not yet sent
-    async with Engine(url, workflows=[PING]) as engine:
+    async with Engine(url, store_url, workflows=[PING]) as engine:
         seen: list[Msg] = []
 
         async def service(m: Msg) -> None:
@@ -124,6 +125,20 @@ async def test_an_outbox_left_by_a_failure_is_performed_on_the_next_run(tmp_path
         status = await engine.status("Ping:lost")
     assert status is not None and status.status is Status.COMPLETED
     assert seen == [Msg("lost")]
+
+
+async def test_in_one_file_a_failed_step_records_nothing(tmp_path: Path) -> None:
+    # log and state share one transaction: the step is all or nothing
+    url = f"sqlite:///{tmp_path / 'one.db'}"
+    async with Engine(url, workflows=[PING]) as engine:
+        broken = FailingSends(engine)
+        with pytest.raises(ConnectionError):
+            await engine.start(PING, Doc("again"))
+        assert await engine.status("Ping:again") is None
+        engine._core.broker = broken.inner
+        run = await engine.start(PING, Doc("again"))
+        status = await engine.status(run.id)
+    assert run.created and status is not None and status.status is Status.EXECUTING
 
 
 async def test_misuse_is_reported_clearly(url: str) -> None:
