@@ -59,7 +59,7 @@ class CompileResult:
 
     @property
     def ok(self) -> bool:
-        return not any(d.severity is Severity.ERROR for d in self.diagnostics)
+        return not _failed(self.diagnostics)
 
 
 def _quiet(_: str) -> None:
@@ -80,26 +80,25 @@ def compile_paths(
     if loaded.diagnostics:
         return CompileResult((), loaded.diagnostics)
     progress(f"loaded {_count(loaded.workflows, 'workflow')} ({_since(started)})")
-    checked = _check(loaded.workflows)
-    if checked:
-        return CompileResult((), checked)
+    warnings = _check(loaded.workflows)
+    if _failed(warnings):
+        return CompileResult((), warnings)
     destination = out if out is not None else DEFAULT_OUT
     modules, diagnostics = _lower_and_render(loaded.workflows, destination)
     if diagnostics:
-        return CompileResult((), diagnostics)
-    package = _package(destination, modules, targets)
-    modules = (*modules, package)
+        return CompileResult((), (*warnings, *diagnostics))
+    modules = (*modules, _package(destination, modules, targets))
     progress(f"rendered {_count(modules[:-1], 'module')} ({_since(started)})")
     if typecheck:
         progress(f"type-checking with mypy --strict ({_since(started)})")
         found = _typecheck(modules, destination, loaded.workflows)
         if found:
-            return CompileResult(modules, tuple(found))
+            return CompileResult(modules, (*warnings, *found))
         progress(f"type-checked ({_since(started)})")
     if out is None:
-        return CompileResult(modules, ())
+        return CompileResult(modules, warnings)
     written, removed = _write(out, modules, _stale(out, modules, targets))
-    return CompileResult(modules, (), written, removed)
+    return CompileResult(modules, warnings, written, removed)
 
 
 def lower_one(path: str, variable: str) -> tuple[WorkflowIR | None, tuple[Diagnostic, ...]]:
@@ -108,13 +107,13 @@ def lower_one(path: str, variable: str) -> tuple[WorkflowIR | None, tuple[Diagno
     if loaded.diagnostics:
         return None, loaded.diagnostics
     checked = _check(loaded.workflows)
-    if checked:
+    if _failed(checked):
         return None, checked
     names = module_names(loaded.workflows)
     for wf, name in zip(loaded.workflows, names, strict=True):
         if wf.variable == variable:
             lowered = lower(wf, name, sorted({w.module.split(".")[0] for w in loaded.workflows}))
-            return lowered.ir, lowered.diagnostics
+            return lowered.ir, (*checked, *lowered.diagnostics)
     found = ", ".join(sorted(w.variable for w in loaded.workflows)) or "none"
     message = f"no workflow named {variable!r} in {path} (found: {found})"
     return None, (Diagnostic("DGR000", message, None),)
@@ -129,12 +128,15 @@ def _since(started: float) -> str:
 
 
 def _check(workflows: Sequence[LoadedWorkflow]) -> tuple[Diagnostic, ...]:
-    """The semantic checker's errors, when `codegen.check` is installed."""
+    """The semantic checker's diagnostics (errors and warnings), when `codegen.check` exists."""
     if importlib.util.find_spec("codegen.check") is None:
         return ()
     checker = importlib.import_module("codegen.check")
-    found = tuple(checker.check(workflows))
-    return found if any(d.severity is Severity.ERROR for d in found) else ()
+    return tuple(checker.check(workflows))
+
+
+def _failed(diagnostics: Iterable[Diagnostic]) -> bool:
+    return any(d.severity is Severity.ERROR for d in diagnostics)
 
 
 def module_names(workflows: Sequence[LoadedWorkflow]) -> list[str]:

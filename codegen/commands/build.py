@@ -37,8 +37,9 @@ def run(args: argparse.Namespace) -> int:
     from codegen.pipeline import compile_paths  # noqa: PLC0415
 
     result = compile_paths(args.paths, args.out, args.typecheck, progress=_progress)
-    if not result.ok:
+    if result.diagnostics:
         sys.stderr.write(render_all(result.diagnostics) + "\n")
+    if not result.ok:
         sys.stderr.write(f"daggerc: nothing written to {args.out}\n")
         return 1
     for path in result.written:
