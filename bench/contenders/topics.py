@@ -24,6 +24,31 @@ async def create_topics(bootstrap: str, names: Sequence[str], partitions: int = 
         await admin.close()
 
 
+async def reset_topics(bootstrap: str, names: Sequence[str], partitions: int = PARTITIONS) -> None:
+    """Delete the topics if they exist (messages of an earlier run on a long-lived broker would
+    be consumed again by new groups), then create them afresh."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = sorted(set(names) & set(await admin.list_topics()))
+        if existing:
+            await admin.delete_topics(existing)
+            await _wait_until_gone(admin, existing)
+    finally:
+        await admin.close()
+    await create_topics(bootstrap, names, partitions)
+
+
+async def _wait_until_gone(admin: Any, names: Sequence[str]) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while set(names) & set(await admin.list_topics()):
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"topics {', '.join(names)} still exist {READY_TIMEOUT_S:.0f} s after deletion"
+            )
+        await asyncio.sleep(0.2)
+
+
 async def _wait_for_leaders(admin: Any, names: Sequence[str]) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     while True:
