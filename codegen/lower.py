@@ -7,27 +7,26 @@ argument, named after the process and node (`_payment_2_build`).
 
 from __future__ import annotations
 
-import functools
-import os
 from collections.abc import Iterable
 from datetime import timedelta
-from pathlib import Path
 
 import attrs
-from attrs import define, frozen
+from attrs import frozen
 
 from codegen import graph
 from codegen.codecs import CodecBuilder, literal, snake
 from codegen.diagnostics import Diagnostic
 from codegen.imports import ImportTracker
-from codegen.ir import NO_PARENT, Arg, Function, Names, NodeIR, TopicIR, WorkflowIR, fingerprint
+from codegen.ir import NO_PARENT, Arg, Function, Names, TopicIR, WorkflowIR, fingerprint
 from codegen.lift import Lifter, LiftError, Slot
-from codegen.loader import LoadedWorkflow, module_name_for
+from codegen.loader import LoadedWorkflow
 from codegen.lower_values import (
+    Draft,
     branch_text,
     choose_type,
     key_type,
     label_value,
+    relative_file,
     retry_policy,
     seconds,
     step_label,
@@ -66,45 +65,6 @@ def lower(loaded: LoadedWorkflow, module: str, first_party: Iterable[str] = ()) 
     return _Lowering(loaded, module, first_party).run()
 
 
-@functools.lru_cache(maxsize=1024)
-def relative_file(file: str) -> str:
-    """A DSL file as generated code names it: relative to the folder its package imports from,
-    so the output does not depend on where the compiler runs."""
-    _, root = module_name_for(Path(file))
-    try:
-        return Path(os.path.relpath(file, root)).as_posix()
-    except ValueError:
-        return Path(file).as_posix()
-
-
-@define
-class _Draft:
-    id: int
-    kind: str
-    cls: str
-    name: str
-    parent: int
-    line: str
-    label: str
-    children: list[int] = attrs.Factory(list)
-    args: list[Arg] = attrs.Factory(list)
-    branch_labels: list[str] = attrs.Factory(list)
-
-    def freeze(self) -> NodeIR:
-        return NodeIR(
-            self.id,
-            self.kind,
-            self.cls,
-            self.name,
-            self.parent,
-            self.line,
-            self.label,
-            tuple(self.children),
-            tuple(self.args),
-            tuple(self.branch_labels),
-        )
-
-
 class _Lowering:
     def __init__(self, loaded: LoadedWorkflow, module: str, first_party: Iterable[str]) -> None:
         self.loaded = loaded
@@ -114,7 +74,7 @@ class _Lowering:
         self.lifter = Lifter(self.tracker, self.display)
         self.diagnostics: list[Diagnostic] = []
         self.functions: list[Function] = []
-        self.drafts: list[_Draft] = []
+        self.drafts: list[Draft] = []
         self.topics: dict[str, tuple[Topic[object, str], TopicIR]] = {}
         self.taken: set[str] = set()
         self.node_names: set[str] = set()
@@ -174,7 +134,7 @@ class _Lowering:
         self.functions.append(self.lifter.constant(name, slot, expression, call))
         return name
 
-    def node_fn(self, draft: _Draft, scope: str, fn: object, slot: Slot, call: Location) -> str:
+    def node_fn(self, draft: Draft, scope: str, fn: object, slot: Slot, call: Location) -> str:
         return self.lift(fn, f"_{scope}_{draft.id}_{slot.keyword}", slot, call)
 
     # ------------------------------------------------------------------ the tree
@@ -213,7 +173,7 @@ class _Lowering:
             attrs.evolve(ir, version=fingerprint(ir), imports=self.tracker.header()), ()
         )
 
-    def add(self, kind: str, label: str, parent: int, where: Location, segment: str = "") -> _Draft:
+    def add(self, kind: str, label: str, parent: int, where: Location, segment: str = "") -> Draft:
         """A new node under `parent` (pre-order id); its name extends the parent's with `segment`."""
         segment = segment or label
         base = segment if parent in (NO_PARENT, 0) else f"{self.drafts[parent].name}/{segment}"
@@ -221,7 +181,7 @@ class _Lowering:
         while name in self.node_names:
             name, counter = f"{base} #{counter}", counter + 1
         self.node_names.add(name)
-        draft = _Draft(
+        draft = Draft(
             id=len(self.drafts),
             kind=kind,
             cls=self.tracker.name("runtime.types", kind),
@@ -267,13 +227,13 @@ class _Lowering:
     ) -> Slot:
         return Slot(role, keyword, (("state", self.state),), returns, position)
 
-    def _command(self, step: CommandStep[object, object], draft: _Draft, scope: str) -> None:
+    def _command(self, step: CommandStep[object, object], draft: Draft, scope: str) -> None:
         topic = self.topic(step.topic)
         slot = self._state_slot("command(build=...)", "build", topic.message, 1)
         build = self.node_fn(draft, scope, step.build, slot, step.location)
         draft.args += [Arg("topic", topic.constant), Arg("build", build)]
 
-    def _listen(self, step: ListenStep[object, object], draft: _Draft, scope: str) -> None:
+    def _listen(self, step: ListenStep[object, object], draft: Draft, scope: str) -> None:
         topic = self.topic(step.topic)
         key = key_type(step.topic, self.tracker)
         match = self.node_fn(
@@ -295,7 +255,7 @@ class _Lowering:
             fn = self.node_fn(draft, scope, step.on_timeout, slot, step.location)
             draft.args.append(Arg("on_timeout", fn))
 
-    def _call(self, step: CallStep[object], draft: _Draft, scope: str) -> None:
+    def _call(self, step: CallStep[object], draft: Draft, scope: str) -> None:
         params = (("state", self.state),)
         slot = Slot("call(fn=...)", "fn", params, self.state, 0, may_await=True)
         draft.args.append(Arg("fn", self.node_fn(draft, scope, step.fn, slot, step.location)))
@@ -311,7 +271,7 @@ class _Lowering:
                 Arg("on_error", self.node_fn(draft, scope, step.on_error, slot, step.location))
             )
 
-    def _decide(self, step: DecideStep[object], draft: _Draft, scope: str) -> None:
+    def _decide(self, step: DecideStep[object], draft: Draft, scope: str) -> None:
         labels = [label for label, _ in step.branches]
         returns = "bool" if step.boolean else choose_type(labels, self.tracker)
         slot = self._state_slot("decide(choose=...)", "choose", returns, 0)
@@ -329,13 +289,13 @@ class _Lowering:
             draft.branch_labels.append(text)
             self.branch(branch, draft.id, text, scope)
 
-    def _parallel(self, step: ParallelStep[object], draft: _Draft, scope: str) -> None:
+    def _parallel(self, step: ParallelStep[object], draft: Draft, scope: str) -> None:
         if step.join != "all":
             draft.args.append(Arg("join", literal(step.join)))
         for index, branch in enumerate(step.branches, start=1):
             self.branch(branch, draft.id, f"branch {index}", scope)
 
-    def _sleep(self, step: SleepStep[object], draft: _Draft, scope: str) -> None:
+    def _sleep(self, step: SleepStep[object], draft: Draft, scope: str) -> None:
         returns = self.tracker.name("datetime", "timedelta")
         slot = self._state_slot("sleep(delay=...)", "delay", returns, 0)
         if isinstance(step.delay, timedelta):
@@ -345,11 +305,11 @@ class _Lowering:
             fn = self.node_fn(draft, scope, step.delay, slot, step.location)
         draft.args.append(Arg("delay", fn))
 
-    def _until(self, step: UntilStep[object], draft: _Draft, scope: str) -> None:
+    def _until(self, step: UntilStep[object], draft: Draft, scope: str) -> None:
         slot = self._state_slot("until(at=...)", "at", self.tracker.name("datetime", "datetime"), 0)
         draft.args.append(Arg("at", self.node_fn(draft, scope, step.at, slot, step.location)))
 
-    def _poll(self, step: PollStep[object], draft: _Draft, scope: str) -> None:
+    def _poll(self, step: PollStep[object], draft: Draft, scope: str) -> None:
         check = self.node_fn(
             draft,
             scope,
@@ -366,7 +326,7 @@ class _Lowering:
             Arg("deadline", deadline),
         ]
 
-    def _fail(self, step: FailStep[object], draft: _Draft, scope: str) -> None:
+    def _fail(self, step: FailStep[object], draft: Draft, scope: str) -> None:
         slot = self._state_slot("fail(reason=...)", "reason", "str", 0)
         if isinstance(step.reason, str):
             fn = self.constant(

@@ -1,19 +1,26 @@
-"""Small lowering helpers: DSL values written as source text, node labels, inferred types."""
+"""Small lowering helpers: DSL values written as source text, node labels, inferred types, file
+names as generated code shows them, and the mutable node drafts lowering fills in."""
 
 from __future__ import annotations
 
 import ast
 import enum
+import functools
+import os
 import typing
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import attrs
+from attrs import define
 
 from codegen.codecs import literal
 from codegen.imports import ImportTracker
+from codegen.ir import Arg, NodeIR
 from codegen.lift import find_lambda, is_lambda
+from codegen.loader import module_name_for
 from dsl.model import (
     CallStep,
     CommandStep,
@@ -178,3 +185,44 @@ def _field_type(cls: type, name: str) -> object:
         return typing.get_type_hints(cls).get(name)
     except Exception:  # unresolvable: reported by the codec of the message
         return None
+
+
+@functools.lru_cache(maxsize=1024)
+def relative_file(file: str) -> str:
+    """A DSL file as generated code names it: relative to the folder its package imports from,
+    so the output does not depend on where the compiler runs."""
+    _, root = module_name_for(Path(file))
+    try:
+        return Path(os.path.relpath(file, root)).as_posix()
+    except ValueError:
+        return Path(file).as_posix()
+
+
+@define
+class Draft:
+    """A node while lowering builds the tree; frozen into a NodeIR once its children are known."""
+
+    id: int
+    kind: str
+    cls: str
+    name: str
+    parent: int
+    line: str
+    label: str
+    children: list[int] = attrs.Factory(list)
+    args: list[Arg] = attrs.Factory(list)
+    branch_labels: list[str] = attrs.Factory(list)
+
+    def freeze(self) -> NodeIR:
+        return NodeIR(
+            self.id,
+            self.kind,
+            self.cls,
+            self.name,
+            self.parent,
+            self.line,
+            self.label,
+            tuple(self.children),
+            tuple(self.args),
+            tuple(self.branch_labels),
+        )

@@ -22,7 +22,8 @@ from codegen.codecs import snake
 from codegen.diagnostics import Diagnostic, Severity
 from codegen.ir import WorkflowIR
 from codegen.loader import LoadedWorkflow, load, module_name_for, resolve
-from codegen.lower import lower, relative_file
+from codegen.lower import lower
+from codegen.lower_values import relative_file
 from codegen.render import (
     GENERATED_MARK,
     FormatError,
