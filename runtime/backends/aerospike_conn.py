@@ -131,6 +131,10 @@ class Connection:
 
     @property
     def client(self) -> Any:
+        if self._client is None:
+            raise AerospikeStoreError(
+                f"the Aerospike store at {self.config.where} is not started: call start() first"
+            )
         return self._client
 
     async def open(self, *, prepare: bool) -> None:
@@ -175,7 +179,9 @@ class Connection:
         """Run one client call in the pool, trying transient failures again (`retried` is told).
         `expect`ed errors reach the caller as they are; every other one as AerospikeStoreError."""
         if self._client is None or self._pool is None:
-            raise AerospikeStoreError(f"the Aerospike store is not started ({what}): call start()")
+            raise AerospikeStoreError(
+                f"the Aerospike store at {self.config.where} is not started: call start() first"
+            )
         loop, call = asyncio.get_running_loop(), functools.partial(fn, *args)
         for attempt in range(1, self.config.attempts + 1):
             self.round_trips += 1
@@ -197,6 +203,8 @@ class Connection:
         hint = ""
         if isinstance(exc, aex.ForbiddenError):
             hint = f"; namespace {self.config.namespace!r} refuses TTLs: give it an nsup-period"
+        elif isinstance(exc, aex.RecordTooBig):
+            hint = f"; the record exceeds max-record-size of namespace {self.config.namespace!r}"
         return AerospikeStoreError(
             f"Aerospike at {self.config.where}: {what} failed with {type(exc).__name__}"
             f" ({code}): {msg}{tail}{hint}"
