@@ -1,0 +1,180 @@
+"""`daggerc start/status/list/cancel/send/worker` against a SQLite file, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from codegen.cli import main
+
+ROOT = Path(__file__).resolve().parents[3]
+STATE = '{"order_id": "A1", "amount_cents": 1250, "customer": "ann"}'
+
+
+def daggerc(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+def test_start_status_list_cancel(capsys: pytest.CaptureFixture[str], db: str) -> None:
+    code, out, _ = daggerc(
+        capsys, "start", "generated:OrderWorkflow", "--state", STATE, "--broker", db
+    )
+    assert (code, out) == (0, "started OrderWorkflow:A1\n")
+    code, out, _ = daggerc(
+        capsys, "start", "generated:OrderWorkflow", "--state", STATE, "--broker", db, "--json"
+    )
+    assert code == 0 and json.loads(out) == {
+        "id": "OrderWorkflow:A1",
+        "workflow": "OrderWorkflow",
+        "created": False,
+    }
+    code, out, _ = daggerc(capsys, "status", "OrderWorkflow:A1", "--broker", db, "--json")
+    status = json.loads(out)
+    assert code == 0 and status["status"] == "EXECUTING"
+    assert status["state"]["order_id"] == "A1"
+    first = {n["kind"]: n["status"] for n in status["nodes"] if n["name"].startswith("PAYMENT/")}
+    assert first["command"] == "COMPLETED" and first["listen"] == "EXECUTING"
+    code, out, _ = daggerc(capsys, "status", "OrderWorkflow:A1", "--broker", db)
+    assert code == 0 and "status   EXECUTING" in out and "PAYMENT_LISTENER" in out
+    code, out, _ = daggerc(capsys, "list", "--broker", db, "--status", "EXECUTING")
+    assert code == 0 and out.splitlines()[1].split()[:3] == [
+        "OrderWorkflow:A1",
+        "OrderWorkflow",
+        "EXECUTING",
+    ]
+    code, out, _ = daggerc(capsys, "cancel", "OrderWorkflow:A1", "--broker", db)
+    assert (code, out) == (0, "OrderWorkflow:A1 STOPPED\n")
+    code, out, _ = daggerc(capsys, "list", "--broker", db, "--json", "--limit", "1")
+    page = json.loads(out)
+    assert [(r["id"], r["status"]) for r in page["items"]] == [("OrderWorkflow:A1", "STOPPED")]
+    assert page["next"] is None
+
+
+def test_errors_are_one_line_with_usage_and_failure_codes(
+    capsys: pytest.CaptureFixture[str], db: str
+) -> None:
+    cases = [
+        (("status", "OrderWorkflow:nope", "--broker", db), 1, "no run has id 'OrderWorkflow:nope'"),
+        (("cancel", "OrderWorkflow:nope", "--broker", db), 1, "no run has id 'OrderWorkflow:nope'"),
+        (
+            ("start", "generated:Nope", "--state", "{}", "--broker", db),
+            2,
+            "generated has no workflow 'Nope'",
+        ),
+        (("start", "generated", "--state", "{}", "--broker", db), 2, "expected PACKAGE:Workflow"),
+        (
+            ("start", "generated:OrderWorkflow", "--state", "{", "--broker", db),
+            2,
+            "--state is not JSON",
+        ),
+        (
+            ("start", "generated:OrderWorkflow", "--state", "{}", "--broker", db),
+            2,
+            "--state is not a valid Order",
+        ),
+        (
+            ("start", "nowhere:W", "--state", "{}", "--broker", db),
+            2,
+            "cannot import the app 'nowhere'",
+        ),
+        (
+            ("send", "NOPE", "--value", "{}", "--broker", db),
+            2,
+            "no workflow of the app uses topic 'NOPE'",
+        ),
+        (
+            ("send", "PAYMENT_LISTENER", "--value", '{"order_id": "A1"}', "--broker", db),
+            2,
+            "not a valid PAYMENT_LISTENER message",
+        ),
+        (("list", "--broker", "postgres://x"), 2, "scheme must be one of"),
+    ]
+    for argv, want_code, want in cases:
+        code, out, err = daggerc(capsys, *argv)
+        assert (code, out) == (want_code, ""), argv
+        assert err.count("\n") == 1 and want in err, (argv, err)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["list", "--limit", "0"])
+    assert exit_info.value.code == 2
+
+
+def test_send_checks_the_key_and_publishes(capsys: pytest.CaptureFixture[str], db: str) -> None:
+    value = '{"order_id": "A1", "ok": true, "box_id": "B1"}'
+    code, _, err = daggerc(
+        capsys, "send", "PAYMENT_LISTENER", "--value", value, "--key", "A2", "--broker", db
+    )
+    assert code == 2 and "--key 'A2' differs from the message's key 'A1'" in err
+    code, out, _ = daggerc(
+        capsys,
+        "send",
+        "PAYMENT_LISTENER",
+        "--value",
+        value,
+        "--id",
+        "m-1",
+        "--broker",
+        db,
+        "--json",
+    )
+    assert code == 0 and json.loads(out) == {"topic": "PAYMENT_LISTENER", "key": "A1", "id": "m-1"}
+
+
+@pytest.mark.slow
+def test_a_worker_moves_runs_and_exits_cleanly_on_sigterm(
+    capsys: pytest.CaptureFixture[str], db: str
+) -> None:
+    daggerc(capsys, "start", "generated:OrderWorkflow", "--state", STATE, "--broker", db)
+    payment = '{"order_id": "A1", "ok": true, "box_id": "B1"}'
+    daggerc(capsys, "send", "PAYMENT_LISTENER", "--value", payment, "--broker", db)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "codegen.cli", "worker", "--broker", db],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        packed = False
+        while time.monotonic() < deadline:
+            _code, out, _ = daggerc(capsys, "status", "OrderWorkflow:A1", "--broker", db, "--json")
+            status = json.loads(out)
+            waiting = [
+                n for n in status["nodes"] if n["kind"] == "listen" and n["status"] == "EXECUTING"
+            ]
+            if status["status"] == "COMPLETED":
+                break
+            if waiting and "FULFILLMENT_LISTENER" in waiting[0]["name"] and not packed:
+                daggerc(
+                    capsys,
+                    "send",
+                    "FULFILLMENT_LISTENER",
+                    "--value",
+                    '{"box_id": "B1", "carrier": "ups"}',
+                    "--broker",
+                    db,
+                )
+                packed = True
+            time.sleep(0.1)
+        worker.send_signal(signal.SIGTERM)
+        _, log = worker.communicate(timeout=20)
+    finally:
+        worker.kill()
+    assert status["status"] == "COMPLETED", status
+    assert worker.returncode == 0, log
+    assert "worker serving OrderWorkflow" in log and "worker stopped" in log
