@@ -1,11 +1,16 @@
-"""Helpers for compiler tests: build a case, import what it generated."""
+"""Helpers for compiler tests: build a case, import what it generated, and the `fresh_input`
+fixture (test modules import it; a conftest.py here would clash with other test folders' as the
+module `conftest` under mypy, and this folder cannot be a package named `codegen`)."""
 
 from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+
+import pytest
 
 from codegen.pipeline import CompileResult, compile_paths
 
@@ -33,3 +38,19 @@ def import_built(result: CompileResult, folder: Path, package: str) -> ModuleTyp
 
 def messages(result: CompileResult) -> list[str]:
     return [f"{d.code} {d.message}" for d in result.diagnostics]
+
+
+@pytest.fixture
+def fresh_input(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Run from the repo root with sys.path restored after; `input` (every case's DSL module)
+    and the packages tests generate from it (named `built_*`) are imported afresh."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    _forget()
+    yield
+    _forget()
+
+
+def _forget() -> None:
+    for name in [n for n in sys.modules if n == "input" or n.startswith("built_")]:
+        del sys.modules[name]

@@ -10,7 +10,12 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from codegen_support import build_case, import_built, messages
+from codegen_support import (
+    build_case,
+    fresh_input,  # noqa: F401 - a fixture: pytest finds it by name
+    import_built,
+    messages,
+)
 from machine_driver import Driver
 
 from examples.orders import BoxId, BoxPacked, Charge, Fulfil, Order, OrderId, PaymentResult
@@ -31,7 +36,9 @@ def paid(driver: Driver, ok: bool = True) -> None:
 
 
 @pytest.fixture
-def case(tmp_path: Path, fresh_input: None) -> Iterator[Callable[[str], ModuleType]]:
+def case(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[[str], ModuleType]]:
+    request.getfixturevalue("fresh_input")
+
     def load(name: str) -> ModuleType:
         result = build_case(name, typecheck=False)
         assert messages(result) == []

@@ -1,8 +1,8 @@
 """`daggerc build` on each `tests/cases/build_*/input.py`: every generated module pinned as a
-syrupy single-file `.py` snapshot beside the case, in
-`tests/cases/<case>/input_generated/test_codegen_cases/`, and type-checked with mypy --strict on
-the way (the goldens import the case's loose `input` module, so `make check`'s mypy, which cannot
-resolve it, skips them with the inputs).
+syrupy single-file `.py` snapshot beside the case, `tests/cases/<case>/expected/<module>.py`, and
+type-checked with mypy --strict on the way. (The goldens import the case's loose `input` module,
+which `make check`'s mypy cannot resolve, so it skips them with the inputs; pytest does not
+collect them, their names not being `test_*.py`.)
 
 Add a case by adding a folder with an `input.py`; pin or update the modules with
 `.venv/bin/pytest --snapshot-update tests/unit/codegen/test_codegen_cases.py`.
@@ -10,27 +10,56 @@ Add a case by adding a folder with an `input.py`; pin or update the modules with
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from codegen_support import CASES, build_case, messages
+from codegen_support import (
+    CASES,
+    build_case,
+    fresh_input,  # noqa: F401 - a fixture: pytest finds it by name
+    messages,
+)
 from syrupy.assertion import SnapshotAssertion
+from syrupy.data import Snapshot, SnapshotCollection
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 from syrupy.location import PyTestLocation
+from syrupy.types import SnapshotIndex
 
 NAMES = sorted(p.parent.name for p in CASES.glob("build_*/input.py"))
+TEST = "test_build_case"
 
 
 class GeneratedModule(SingleFileSnapshotExtension):
-    """A generated module as a `.py` file in its case's folder."""
+    """A generated module as `tests/cases/<case>/expected/<module>.py`, named after the module
+    rather than the test (syrupy's default), so the folder reads like the output folder."""
 
     _write_mode = WriteMode.TEXT
     file_extension = "py"
     case: ClassVar[str] = ""
 
     @classmethod
+    def folder(cls) -> Path:
+        return CASES / cls.case / "expected"
+
+    @classmethod
     def dirname(cls, *, test_location: PyTestLocation) -> str:
-        return str(CASES / cls.case / "input_generated" / test_location.basename)
+        return str(cls.folder())
+
+    @classmethod
+    def get_file_basename(cls, *, test_location: PyTestLocation, index: SnapshotIndex) -> str:
+        return str(index)  # the module's name
+
+    @classmethod
+    def matches_test_location(
+        cls, *, test_location: PyTestLocation, snapshot_location: str
+    ) -> bool:
+        return Path(snapshot_location).parent == cls.folder()
+
+    def read_snapshot_collection(self, *, snapshot_location: str) -> SnapshotCollection:
+        collection = SnapshotCollection(location=snapshot_location)
+        collection.add(Snapshot(name=f"{TEST}[{self.case}][{Path(snapshot_location).stem}]"))
+        return collection
 
 
 def extension_for(case: str) -> type[GeneratedModule]:
@@ -53,5 +82,4 @@ def test_build_case(case: str, snapshot: SnapshotAssertion) -> None:
     modules = [m for m in result.modules if m.ir is not None]
     assert modules, f"{case} defines no workflow"
     for module in modules:
-        name = module.name if len(modules) > 1 else None
-        assert module.text == snapshot(name=name, extension_class=extension)
+        assert module.text == snapshot(name=module.name, extension_class=extension)

@@ -6,7 +6,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from codegen_support import ROOT
+from codegen_support import (
+    ROOT,
+    fresh_input,  # noqa: F401 - a fixture: pytest finds it by name
+)
 
 from codegen.cli import main
 from codegen.render import GENERATED_MARK

@@ -14,14 +14,20 @@ from uuid import UUID
 
 import orjson
 import pytest
-from codegen_support import build_case, import_built, messages
+from codegen_support import (
+    build_case,
+    fresh_input,  # noqa: F401 - a fixture: pytest finds it by name
+    import_built,
+    messages,
+)
 
 from runtime import codec
 from runtime.types import JSON, DecodeError
 
 
 @pytest.fixture
-def built(tmp_path: Path, fresh_input: None) -> Iterator[ModuleType]:
+def built(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[ModuleType]:
+    request.getfixturevalue("fresh_input")
     result = build_case("build_codecs", typecheck=False)
     assert messages(result) == []
     yield import_built(result, tmp_path, "built_codecs")

@@ -9,7 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from codegen_support import ROOT, messages
+from codegen_support import (
+    ROOT,
+    fresh_input,  # noqa: F401 - a fixture: pytest finds it by name
+    messages,
+)
 
 from codegen.pipeline import compile_paths
 

@@ -6,7 +6,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from codegen_support import CASES
+from codegen_support import (
+    CASES,
+    fresh_input,  # noqa: F401 - a fixture: pytest finds it by name
+)
 
 from codegen.graph import dot, mermaid
 from codegen.ir import NodeIR

@@ -9,7 +9,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from codegen_support import messages
+from codegen_support import (
+    fresh_input,  # noqa: F401 - a fixture: pytest finds it by name
+    messages,
+)
 
 from codegen.imports import ImportTracker
 from codegen.lift import Lifter, LiftError, Slot

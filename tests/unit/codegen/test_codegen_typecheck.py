@@ -11,7 +11,12 @@ import re
 from pathlib import Path
 
 import pytest
-from codegen_support import CASES, ROOT, build_case
+from codegen_support import (
+    CASES,
+    ROOT,
+    build_case,
+    fresh_input,  # noqa: F401 - a fixture: pytest finds it by name
+)
 
 from codegen.diagnostics import render
 from codegen.typecheck import BUG_CODE, ModuleToCheck, typecheck
