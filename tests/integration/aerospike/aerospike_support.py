@@ -1,13 +1,17 @@
-"""Helpers for the Aerospike tests (a module of its own: tests do not import conftest)."""
+"""Helpers for the Aerospike tests (a module of its own: tests do not import conftest): the\nserver URL with a fresh prefix, and for the end-to-end test, the Kafka broker."""
 
 from __future__ import annotations
 
 import os
+import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import pytest
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import TopicPartition
 
 from runtime.backends.aerospike import AerospikeStore
 
@@ -36,3 +40,38 @@ async def drop(url: str) -> None:
         await store.drop()
     finally:
         await store.close()
+
+
+def kafka_bootstrap() -> str:
+    """The Kafka broker for end-to-end tests (DAGGER_KAFKA_BOOTSTRAP, else 127.0.0.1:9092);
+    skips the test when nothing listens there."""
+    bootstrap = os.environ.get("DAGGER_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=1.0).close()
+    except OSError:
+        pytest.skip(f"no Kafka broker at {bootstrap}: run `make kafka-up`")
+    return bootstrap
+
+
+async def claim_at_end(bootstrap: str, group: str, topics: Sequence[str]) -> None:
+    """Commit the end of every partition of `topics` as `group`'s position, so the group reads
+    only what is sent from now on (the topics are shared with other tests and runs)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(topics))
+    finally:
+        await admin.close()
+    partitions = [
+        TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]
+    ]
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.commit(dict(await consumer.end_offsets(partitions)))
+    finally:
+        await consumer.stop()
