@@ -60,7 +60,7 @@ def _build(out: Path, seed: str) -> dict[str, bytes]:
         "codegen.cli",
         "build",
         "examples/",
-        "tests/cases/build_codecs",
+        "tests/cases/build_codecs/input.py",
     ]
     done = subprocess.run(
         [*command, "--out", str(out), "--no-typecheck"],
