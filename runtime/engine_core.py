@@ -13,6 +13,7 @@ CallFinished is applied: a call lost in a crash is run again on recovery.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import logging
@@ -85,6 +86,7 @@ class Core:
         self.retention = retention
         self.locks = Locks()
         self.slots = Slots(max_steps)
+        self._decoded = DecodedRecords()
         self.calls: CallLauncher | None = None
         self.timer_set: Callable[[float], None] = lambda due: None
         self._unit, self._in_one_unit = _unit_of_work(broker, store)
@@ -162,7 +164,7 @@ class Core:
         if stored is None:
             return None
         wf = self.registry.workflow(stored.workflow)
-        instance, outbox = record.decode(wf, stored.data)
+        instance, outbox = self._decoded.get(wf, iid, stored.data)
         return wf, stored, instance, outbox
 
     # ------------------------------------------------------------------ one event
@@ -203,6 +205,8 @@ class Core:
     ) -> int | None:
         stored = record.to_stored(wf, inst, outbox, generation=gen, retention=self.retention)
         new: int | None = await self.store.put(stored, gen)
+        if new is not None:
+            self._decoded.keep(stored.id, stored.data, inst, outbox)
         return new
 
     async def _timer_done(self, iid: str, event: Event) -> None:
@@ -334,6 +338,35 @@ class _Plan:
 
     def op(self, slot: tuple[str, ...], call: Callable[[], Awaitable[None]]) -> None:
         self.ops.setdefault(slot, []).append(call)
+
+
+class DecodedRecords:
+    """The records this engine wrote last, decoded: the next step of a run usually reads back
+    exactly those bytes, and decoding a record costs more than the rest of the step."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._kept: collections.OrderedDict[str, tuple[bytes, Instance[Any], tuple[Effect, ...]]]
+        self._kept = collections.OrderedDict()
+
+    def keep(
+        self, iid: str, data: bytes, instance: Instance[Any], outbox: tuple[Effect, ...]
+    ) -> None:
+        self._kept[iid] = (data, instance, outbox)
+        self._kept.move_to_end(iid)
+        if len(self._kept) > self._size:
+            self._kept.popitem(last=False)
+
+    def get(
+        self, wf: CompiledWorkflow[Any], iid: str, data: bytes
+    ) -> tuple[Instance[Any], tuple[Effect, ...]]:
+        kept = self._kept.get(iid)
+        if kept is not None and kept[0] == data and kept[1].version == wf.version:
+            self._kept.move_to_end(iid)
+            return kept[1], kept[2]
+        instance, outbox = record.decode(wf, data)
+        self.keep(iid, data, instance, outbox)
+        return instance, outbox
 
 
 def _unit_of_work(

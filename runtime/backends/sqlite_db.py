@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS instances (
     id TEXT PRIMARY KEY, workflow TEXT NOT NULL, status TEXT NOT NULL, data BLOB NOT NULL,
     generation INTEGER NOT NULL, updated_at REAL NOT NULL, outbox INTEGER NOT NULL,
     expires_at REAL
-) WITHOUT ROWID;
+);
 CREATE INDEX IF NOT EXISTS instances_by_workflow ON instances(workflow, id);
 CREATE INDEX IF NOT EXISTS instances_by_status ON instances(status, id);
 CREATE INDEX IF NOT EXISTS instances_with_outbox ON instances(id) WHERE outbox = 1;
