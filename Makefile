@@ -21,6 +21,11 @@ check: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# Compile examples/ and run 1,000 order workflows on the embedded SQLite default (build/demo.db).
+demo: install
+	$(BIN)/daggerc build examples/
+	$(BIN)/python scripts/demo.py
+
 # Everything but the tests that need a Kafka broker.
 test-unit: install
 	$(BIN)/pytest -m "not kafka"
