@@ -78,6 +78,7 @@ class Report:
     contenders: tuple[tuple[str, Outcome], ...]
     timer_lag: TimerLag | NotMeasured
     compile: CompileTimes | NotMeasured
+    notes: tuple[str, ...] = ()  # conditions of the run worth knowing, e.g. the machine's load
 
     def outcome(self, name: str) -> Outcome:
         for key, outcome in self.contenders:
@@ -204,6 +205,7 @@ def to_json(report: Report) -> dict[str, JSONValue]:
     document["timer_lag_ms"] = _timer_json(report.timer_lag)
     document["compile"] = _compile_json(report.compile)
     document["targets"] = [_target_json(t) for t in targets(report)]
+    document["notes"] = list(report.notes)
     return document
 
 
@@ -288,7 +290,8 @@ DEFINITIONS = """\
   answers every command on the matching listener topic. Every contender runs it in a process of
   its own, one after another, against the same broker.
 - **N** is sized per contender so that its run lasts at least about 20 s: a warm-up burst, a
-  probe burst of about 3 s, then the measured burst of N.
+  probe burst of about 3 s (8 s for `wf_dagger`), then the measured burst of N, sized at 1.5x
+  the probe's rate (with a floor per contender). All N starts are issued concurrently.
 - **workflows/s** = completed workflows / (time of the last completion - time just before the
   first start). A workflow that never completes (no completion at all for 20 s) is counted as
   lost and shown beside N.
@@ -296,7 +299,8 @@ DEFINITIONS = """\
   reply to receiving that order's SHIPPING command, i.e. one reaction of the engine (consume,
   correlate, transition, persist, publish) plus two broker hops. With N started at once it is
   dominated by queueing behind the rest of the burst, so compare it between contenders, not
-  with a single workflow's latency.
+  with a single workflow's latency. An engine that serves runs in flight before new starts
+  (dagger does) keeps it low even when its throughput is low.
 - **RSS** is the peak of the summed resident memory of the contender's process tree, sampled
   every 0.25 s (the broker and Aerospike are outside it).
 - **timer lag** is, for workflows that `sleep(100 ms)` while the embedded load runs in the same
@@ -304,6 +308,10 @@ DEFINITIONS = """\
 - `wf_dagger` runs as shipped, including faust's default consumer fetch wait (1.5 s), which
   shapes its latency; it needs an Aerospike server (`DAGGER_AEROSPIKE_HOSTS=host:port`).
 """
+
+
+def _notes(notes: tuple[str, ...]) -> list[str]:
+    return ["", *(f"- {note}" for note in notes)] if notes else []
 
 
 def to_markdown(report: Report) -> str:
@@ -315,6 +323,7 @@ def to_markdown(report: Report) -> str:
         "",
         f"Machine: {m.cores} cores ({m.cpu}), {_num(m.memory_gib, 1)} GiB memory, {m.os}, "
         f"Python {m.python}, Apache Kafka {m.kafka} (one KRaft node on 127.0.0.1).",
+        *_notes(report.notes),
         "",
         "## Throughput and latency",
         "",

@@ -245,7 +245,14 @@ def _pick(results: dict[str, Any], name: str, kind: type[Any]) -> Any:
     return NotMeasured("failed", f"{name} reported {type(value).__name__}, not {kind.__name__}")
 
 
-def build_report(results: dict[str, Any], command: str) -> Report:
+def load_note(start: float, end: float) -> str:
+    return (
+        f"1-minute load average: {start:.2f} when the bench started, {end:.2f} when it ended "
+        f"({os.cpu_count()} cores); other work on the machine lowers every figure."
+    )
+
+
+def build_report(results: dict[str, Any], command: str, notes: tuple[str, ...] = ()) -> Report:
     return Report(
         date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         command=command,
@@ -255,6 +262,7 @@ def build_report(results: dict[str, Any], command: str) -> Report:
         ),
         timer_lag=_pick(results, "timer_lag", TimerLag),
         compile=_pick(results, "compile", CompileTimes),
+        notes=notes,
     )
 
 
@@ -312,8 +320,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ctx = Context(
         bootstrap=args.bootstrap, seconds=args.seconds, fixed_n=args.fixed_n, cache=venv.cache_dir()
     )
+    load_start = os.getloadavg()[0]
     results = asyncio.run(run_all(ctx, args.only))
-    sys.stdout.write(write(build_report(results, command.strip())))
+    notes = (load_note(load_start, os.getloadavg()[0]),)
+    sys.stdout.write(write(build_report(results, command.strip(), notes)))
     sys.stdout.flush()
     failed = [
         name for name, r in results.items() if isinstance(r, NotMeasured) and r.status == "failed"

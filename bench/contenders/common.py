@@ -31,6 +31,8 @@ from pathlib import Path
 from attrs import frozen
 
 PROGRESS_EVERY_S = 0.2
+PROBE_S = 3.0  # length of the burst that sizes N
+MARGIN = 1.5  # a long burst runs slower than the probe, and other work on the machine varies
 STALL_S = 20.0  # no completion for this long: the rest of the burst is lost
 
 
@@ -204,14 +206,12 @@ class Tracker:
 
 def calibrated_n(figures: Figures, target_s: float, floor: int, ceiling: int) -> int:
     """N for a run of about `target_s` (with a margin) at the rate `figures` showed."""
-    wanted = math.ceil(figures.wf_per_s * target_s * 1.2)
+    wanted = math.ceil(figures.wf_per_s * target_s * MARGIN)
     return max(floor, min(ceiling, wanted))
 
 
 Burst = Callable[[str, int], Awaitable[Figures]]
 """Runs one burst: (phase name, N) -> figures."""
-
-PROBE_S = 3.0
 
 
 async def calibrate_and_measure(

@@ -8,6 +8,8 @@ task that starts the bursts); the engine reports each stored workflow to a task-
 which notes completions. Configured as its README shows, with what current libraries need:
 USERNAME=None, a serializer for the aerospike client (pickle, what older clients did by default),
 and `partition_key_lookup` on every instance. faust's default fetch wait (1.5 s) is left as shipped.
+The N `create_instance` calls of a burst run concurrently, like dagger's starts: that is faster
+for the seed engine than awaiting them one after another.
 """
 
 from __future__ import annotations
@@ -132,15 +134,19 @@ class Bench:
     async def burst(self, phase: str, n: int) -> Figures:
         tracker = self.tracker = Tracker(phase, n)
         tracker.start_clock()
-        for order in tracker.order_ids():
-            await self.template.create_instance(
-                uuid.uuid1(),
-                partition_key_lookup="order_id",
-                repartition=False,
-                submit_task=True,
-                order_id=order,
-                amount_cents=1250,
+        await asyncio.gather(
+            *(
+                self.template.create_instance(
+                    uuid.uuid1(),
+                    partition_key_lookup="order_id",
+                    repartition=False,
+                    submit_task=True,
+                    order_id=order,
+                    amount_cents=1250,
+                )
+                for order in tracker.order_ids()
             )
+        )
         await tracker.wait(BURST_TIMEOUT_S)
         return tracker.figures()
 

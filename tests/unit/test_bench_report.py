@@ -189,6 +189,20 @@ def test_markdown_shows_lost_workflows_beside_n() -> None:
     ) in lines
 
 
+def test_notes_follow_the_machine_line() -> None:
+    noted = evolve(_report(), notes=("Load average (1 min): 0.50 at the start, 0.70 at the end.",))
+
+    lines = to_markdown(noted).splitlines()
+    machine = next(i for i, line in enumerate(lines) if line.startswith("Machine: "))
+
+    assert lines[machine + 1 : machine + 4] == [
+        "",
+        "- Load average (1 min): 0.50 at the start, 0.70 at the end.",
+        "",
+    ]
+    assert to_json(noted)["notes"] == ["Load average (1 min): 0.50 at the start, 0.70 at the end."]
+
+
 def test_markdown_compile_times() -> None:
     timed = evolve(
         _report(), compile=CompileTimes(tasks=1000, no_typecheck_s=0.8, typecheck_s=6.25)
