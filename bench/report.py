@@ -143,9 +143,13 @@ def targets(report: Report) -> tuple[Target, ...]:
 # --------------------------------------------------------------------------------- JSON
 
 
+_FIGURES = ("n", "lost", "seconds", "wf_per_s", "p50_ms", "p99_ms", "rss_mb")
+
+
 def _outcome_json(outcome: Outcome) -> dict[str, JSONValue]:
     if isinstance(outcome, NotMeasured):
-        return {"status": outcome.status, "reason": outcome.reason}
+        empty: dict[str, JSONValue] = dict.fromkeys(_FIGURES)
+        return {"status": outcome.status, "reason": outcome.reason, **empty}
     return {
         "status": "ok",
         "n": outcome.n,

@@ -169,7 +169,7 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _convert(name: str, child: ChildResult) -> Outcome | TimerLag | CompileTimes:
+def outcome_of(name: str, child: ChildResult) -> Outcome | TimerLag | CompileTimes:
     if child.skipped is not None:
         return NotMeasured("skipped", child.skipped)
     if child.result is None:
@@ -226,7 +226,7 @@ async def run_one(spec: Spec, ctx: Context) -> Outcome | TimerLag | CompileTimes
         log_path=ctx.logs / f"{spec.name}.log",
         timeout_s=spec.timeout_s,
     )
-    outcome = _convert(spec.name, child)
+    outcome = outcome_of(spec.name, child)
     bar.finish(_summary(outcome, child))
     return outcome
 

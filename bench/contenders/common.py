@@ -183,7 +183,7 @@ class Tracker:
         seen, moved_at = self.done, time.perf_counter()
         while not self.all_done.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.all_done.wait(), 1.0)
+                await asyncio.wait_for(self.all_done.wait(), min(1.0, stall_s / 2))
             now = time.perf_counter()
             if self.done != seen:
                 seen, moved_at = self.done, now

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from pathlib import Path
 
 from attrs import evolve
 
+from bench.contenders.common import Tracker, percentile
+from bench.monitor import ChildResult
 from bench.report import (
     CompileTimes,
     Machine,
@@ -17,6 +21,7 @@ from bench.report import (
     to_json,
     to_markdown,
 )
+from bench.run import outcome_of
 
 MACHINE = Machine(
     cores=2, memory_gib=23.5, cpu="Test CPU", os="Linux-6.1", python="3.11.7", kafka="4.4.0"
@@ -55,6 +60,13 @@ def test_json_has_every_key_with_the_measured_figures() -> None:
     assert document["wf_dagger"] == {
         "status": "skipped",
         "reason": "DAGGER_AEROSPIKE_HOSTS is not set",
+        "n": None,
+        "lost": None,
+        "seconds": None,
+        "wf_per_s": None,
+        "p50_ms": None,
+        "p99_ms": None,
+        "rss_mb": None,
     }
     assert document["timer_lag_ms"] == {"p50": 4.0, "p99": 140.5, "n": 300}
     assert document["compile"] == {
@@ -211,3 +223,60 @@ def test_markdown_compile_times() -> None:
     lines = to_markdown(timed).splitlines()
 
     assert "- Compiling 1,000 tasks: 0.80 s with `--no-typecheck`, 6.25 s with mypy." in lines
+
+
+# --------------------------------------------------------------------------------- inputs
+
+
+def _child(result: Mapping[str, object] | None, returncode: int | None = 0) -> ChildResult:
+    return ChildResult(
+        returncode=returncode,
+        result=None if result is None else dict(result),
+        skipped=None,
+        peak_rss_mb=88.5,
+        seconds=31.0,
+        log=Path("/logs/kafka.log"),
+    )
+
+
+def test_a_child_result_becomes_figures_with_the_peak_rss_of_its_tree() -> None:
+    said = {"n": 3000, "lost": 2, "seconds": 25.0, "wf_per_s": 119.9, "p50_ms": 5.0, "p99_ms": 9.0}
+
+    assert outcome_of("kafka", _child(said)) == Measured(3000, 25.0, 119.9, 5.0, 9.0, 88.5, lost=2)
+    assert outcome_of("timer_lag", _child({"p50_ms": 1.5, "p99_ms": 30.0, "n": 300})) == TimerLag(
+        1.5, 30.0, 300
+    )
+
+
+def test_a_child_without_a_result_is_a_failure_that_names_its_log() -> None:
+    assert outcome_of("kafka", _child(None, returncode=1)) == NotMeasured(
+        "failed", "exited with status 1 and no result (log: /logs/kafka.log)"
+    )
+    assert outcome_of("kafka", _child(None, returncode=None)) == NotMeasured(
+        "failed", "timed out after 31 s (log: /logs/kafka.log)"
+    )
+
+
+def test_percentile_is_nearest_rank() -> None:
+    values = [float(v) for v in range(100, 0, -1)]
+
+    assert (percentile(values, 50), percentile(values, 99), percentile(values, 100)) == (
+        50.0,
+        99.0,
+        100.0,
+    )
+    assert percentile([], 99) == 0.0
+
+
+async def test_a_stalled_burst_ends_with_the_missing_workflows_counted_lost() -> None:
+    tracker = Tracker("run", 3)
+    tracker.completed("run-0000000")
+    tracker.completed("run-0000001")
+    tracker.completed("run-0000001")  # a redelivery counts once
+    tracker.completed("probe-0000002")  # another burst's workflow is not this one's
+
+    await tracker.wait(timeout=10.0, stall_s=0.2)
+    figures = tracker.figures()
+
+    assert (figures.n, figures.completed) == (3, 2)
+    assert figures.as_json()["lost"] == 1
