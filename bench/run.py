@@ -321,7 +321,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         bootstrap=args.bootstrap, seconds=args.seconds, fixed_n=args.fixed_n, cache=venv.cache_dir()
     )
     load_start = os.getloadavg()[0]
-    results = asyncio.run(run_all(ctx, args.only))
+    try:
+        results = asyncio.run(run_all(ctx, args.only))
+    except KeyboardInterrupt:  # the running contender's process group is already ended
+        sys.stderr.write("\nbench: interrupted; no report written\n")
+        return 130
     notes = (load_note(load_start, os.getloadavg()[0]),)
     sys.stdout.write(write(build_report(results, command.strip(), notes)))
     sys.stdout.flush()

@@ -26,6 +26,7 @@ from typing import Any
 
 import aerospike
 import mode  # type: ignore[import-not-found]
+from aerospike import exception as aex
 from dagger.service.engineconfig import AerospikeConfig  # type: ignore[import-not-found]
 from dagger.service.services import Dagger  # type: ignore[import-not-found]
 
@@ -58,6 +59,11 @@ def parse_hosts(text: str) -> list[tuple[str, int]]:
     return hosts
 
 
+def namespace() -> str:
+    """The Aerospike namespace: DAGGER_AEROSPIKE_NAMESPACE, default "test"."""
+    return os.environ.get("DAGGER_AEROSPIKE_NAMESPACE", "test")
+
+
 def to_text(value: object) -> str:
     """The aerospike client's user serializer. It must return text without NUL characters (it
     rejects bytes, and a str holding NUL crashes it), so: pickle, then base64."""
@@ -72,7 +78,7 @@ def build_engine(options: Options, run: str, hosts: list[tuple[str, int]], on_up
     config = AerospikeConfig(
         HOSTS=hosts,
         POLICIES={"key": aerospike.POLICY_KEY_SEND},
-        NAMESPACE=os.environ.get("DAGGER_AEROSPIKE_NAMESPACE", "test"),
+        NAMESPACE=namespace(),
         USERNAME=None,
         PASSWORD=None,
         TTL=-1,
@@ -98,6 +104,8 @@ class Bench:
     def __init__(self, options: Options, run: str, hosts: list[tuple[str, int]]) -> None:
         self.options = options
         self.run = run
+        self.hosts = hosts
+        self.namespace = namespace()
         self.topics = workload.names(self.run)
         self.tracker = Tracker("idle", 0)
         self.engine = build_engine(options, self.run, hosts, self.on_update)
@@ -159,7 +167,19 @@ class Bench:
         except Exception:
             log.exception("the seed engine's bench run failed")
         finally:
+            await asyncio.to_thread(self.drop_tables)
             os.kill(os.getpid(), signal.SIGTERM)  # ends the faust worker
+
+    def drop_tables(self) -> None:
+        """Truncate this run's Aerospike sets, so repeated runs do not fill the namespace."""
+        client = aerospike.client({"hosts": self.hosts}).connect()
+        try:
+            for table in self.engine.faust_app.tables.values():
+                client.truncate(self.namespace, table.name, 0)
+        except aex.AerospikeError:
+            log.warning("could not truncate this run's Aerospike sets", exc_info=True)
+        finally:
+            client.close()
 
 
 def main() -> None:
