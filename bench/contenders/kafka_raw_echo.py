@@ -29,7 +29,7 @@ from bench.contenders.common import (
     emit_result,
     parse_options,
 )
-from bench.contenders.topics import create_topics
+from bench.contenders.topics import create_topics, delete_topics
 
 FETCH_WAIT_MS = 5
 MAX_RECORDS = 2000
@@ -120,6 +120,7 @@ class Echo:
         await self.service.stop()
         await self.reactor.stop()
         await self.producer.stop()
+        await delete_topics(self.bootstrap, self.topics.all())  # this run's, named for it
 
     async def burst(self, phase: str, n: int) -> Figures:
         tracker = self.tracker = Tracker(phase, n)

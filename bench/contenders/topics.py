@@ -24,9 +24,8 @@ async def create_topics(bootstrap: str, names: Sequence[str], partitions: int = 
         await admin.close()
 
 
-async def reset_topics(bootstrap: str, names: Sequence[str], partitions: int = PARTITIONS) -> None:
-    """Delete the topics if they exist (messages of an earlier run on a long-lived broker would
-    be consumed again by new groups), then create them afresh."""
+async def delete_topics(bootstrap: str, names: Sequence[str]) -> None:
+    """Delete those of the topics that exist, and wait until they are gone."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
@@ -36,6 +35,12 @@ async def reset_topics(bootstrap: str, names: Sequence[str], partitions: int = P
             await _wait_until_gone(admin, existing)
     finally:
         await admin.close()
+
+
+async def reset_topics(bootstrap: str, names: Sequence[str], partitions: int = PARTITIONS) -> None:
+    """Delete the topics if they exist (messages of an earlier run on a long-lived broker would
+    be consumed again by new groups), then create them afresh."""
+    await delete_topics(bootstrap, names)
     await create_topics(bootstrap, names, partitions)
 
 
