@@ -4,6 +4,8 @@
 #   bash scripts/kafka.sh up       fetch the jars once, format storage, start, wait until it serves
 #   bash scripts/kafka.sh down     stop it and delete its data
 #   bash scripts/kafka.sh status   print whether it runs (exit 1 when it does not)
+#   bash scripts/kafka.sh stop     stop it, keeping its data (topics, offsets) for `start`
+#   bash scripts/kafka.sh start    start a broker `stop` left, with its data, and wait until it serves
 #
 # DAGGER_KAFKA_PORT (default 9092) is the client port; the controller listens on the next one.
 # DAGGER_CACHE (default ~/.cache/dagger) holds the jars (kafka-<version>/) and the running broker's
@@ -211,7 +213,7 @@ up() {
   say "bootstrap $HOST:$PORT"
 }
 
-down() {
+stop_broker() {
   local pid
   if pid="$(running_pid)"; then
     kill -TERM "$pid"
@@ -227,7 +229,35 @@ down() {
   else
     say "not running"
   fi
+}
+
+down() {
+  stop_broker
   rm -rf "$RUN"
+}
+
+stop() {
+  stop_broker
+  [[ -d "$RUN/data" ]] && say "data kept in $RUN/data; \`start\` runs it again"
+  return 0
+}
+
+start() {
+  local started=$SECONDS
+  if running_pid >/dev/null; then
+    wait_ready
+    say "bootstrap $HOST:$PORT"
+    return
+  fi
+  [[ -f "$RUN/data/meta.properties" ]] || die "no stopped broker in $RUN: use \`up\`"
+  for p in "$PORT" "$CONTROLLER_PORT"; do
+    port_open "$p" && die "port $p is taken by another process"
+  done
+  : >"$LOG"  # wait_ready looks for this start's 'started' line
+  start_broker
+  wait_ready
+  say "started again in $((SECONDS - started)) s (pid $(cat "$PID_FILE"), data kept)"
+  say "bootstrap $HOST:$PORT"
 }
 
 status() {
@@ -250,7 +280,9 @@ main() {
     up) up ;;
     down) down ;;
     status) status ;;
-    *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+    stop) stop ;;
+    start) start ;;
+    *) echo "usage: $0 up|down|status|stop|start" >&2; exit 2 ;;
   esac
 }
 

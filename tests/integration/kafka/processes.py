@@ -1,9 +1,11 @@
-"""Worker processes (`worker.py`) started, watched and killed by a test."""
+"""Processes a test starts, watches and kills: workers (`worker.py`) and a private broker."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,6 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
 STOP_TIMEOUT_S = 30.0
+KAFKA_SCRIPT = ROOT / "scripts" / "kafka.sh"
 
 
 class Worker:
@@ -69,3 +72,69 @@ def workers(
         for w in started:
             if w.alive():
                 w.kill()
+
+
+class PrivateBroker:
+    """A broker of the test's own, run by `scripts/kafka.sh` on free ports, so stopping it
+    disturbs nobody else's tests. `stop()` keeps its data; `start()` serves it again."""
+
+    def __init__(self) -> None:
+        self.port = free_port_pair()
+        self.bootstrap = f"127.0.0.1:{self.port}"
+
+    def up(self) -> None:
+        _script_sync("up", self.port)
+
+    def down(self) -> None:
+        _script_sync("down", self.port)
+
+    async def stop(self) -> None:
+        await _script("stop", self.port)
+
+    async def start(self) -> None:
+        await _script("start", self.port)
+
+
+def free_port_pair() -> int:
+    """A port p such that p and p + 1 (the controller's) are free now."""
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port: int = s.getsockname()[1]
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no two consecutive free ports found on 127.0.0.1")
+
+
+def _env(port: int) -> dict[str, str]:
+    return {**os.environ, "DAGGER_KAFKA_PORT": str(port)}
+
+
+def _script_sync(command: str, port: int) -> None:
+    done = subprocess.run(
+        ["bash", str(KAFKA_SCRIPT), command],
+        env=_env(port),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"scripts/kafka.sh {command} failed:\n{done.stdout}{done.stderr}")
+
+
+async def _script(command: str, port: int) -> None:
+    process = await asyncio.create_subprocess_exec(
+        "bash",
+        str(KAFKA_SCRIPT),
+        command,
+        env=_env(port),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"scripts/kafka.sh {command} failed:\n{output.decode()}")

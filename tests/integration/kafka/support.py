@@ -16,7 +16,7 @@ from aiokafka.structs import TopicPartition
 from attrs import frozen
 
 from bench.contenders.topics import create_topics
-from examples.orders import BoxId, BoxPacked, Order, OrderId, PaymentResult
+from examples.orders import BoxId, BoxPacked, Charge, Fulfil, Order, OrderId, PaymentResult
 from generated.orders import (
     FULFILLMENT_COMMAND,
     FULFILLMENT_LISTENER,
@@ -186,6 +186,30 @@ class Services:
             mid = (rec.header(MESSAGE_ID_HEADER) or b"").decode()
             self.ledger.append(Delivery(rec.topic, rec.key, mid))
         return reply
+
+
+async def serve_through_subscribe(engine: Engine, space: Space) -> None:
+    """Payment approves every charge of this test's orders; fulfilment packs every box."""
+
+    async def payment(charge: Charge) -> None:
+        if space.owns(charge.order_id):
+            paid = PaymentResult(charge.order_id, True, box_of(charge.order_id))
+            await engine.send(PAYMENT_LISTENER, paid, message_id=f"paid:{charge.order_id}")
+
+    async def fulfilment(fulfil: Fulfil) -> None:
+        if space.owns(fulfil.order_id):
+            packed = BoxPacked(fulfil.box_id, "dhl")
+            await engine.send(FULFILLMENT_LISTENER, packed, message_id=f"packed:{fulfil.box_id}")
+
+    payments = await space.claim(space.group("payment"), [PAYMENT_COMMAND.name])
+    fulfilments = await space.claim(space.group("fulfilment"), [FULFILLMENT_COMMAND.name])
+    engine.subscribe(PAYMENT_COMMAND, payment, group=payments)
+    engine.subscribe(FULFILLMENT_COMMAND, fulfilment, group=fulfilments)
+
+
+def replies(order: Order) -> tuple[str, str]:
+    """The message ids `serve_through_subscribe` gives its replies to `order`."""
+    return f"paid:{order.order_id}", f"packed:{box_of(order.order_id)}"
 
 
 # --------------------------------------------------------------------------- checks

@@ -1,5 +1,6 @@
 """The order example over Kafka, end to end: an Engine on `kafka://` with a SQLite store, the
-payment and fulfilment services played through `engine.subscribe`."""
+payment and fulfilment services played through `engine.subscribe`; and malformed messages on
+a listener topic, which go to its dead-letter topic while the runs go on."""
 
 from __future__ import annotations
 
@@ -7,42 +8,25 @@ import asyncio
 import time
 from pathlib import Path
 
-from examples.orders import BoxPacked, Charge, Fulfil, Order, PaymentResult
-from generated.orders import (
-    FULFILLMENT_COMMAND,
-    FULFILLMENT_LISTENER,
-    PAYMENT_COMMAND,
-    PAYMENT_LISTENER,
-    OrderWorkflow,
-)
+from generated.orders import PAYMENT_LISTENER, OrderWorkflow
 from runtime import Engine
 from runtime.engine_loop import ERROR_HEADER, SOURCE_TOPIC_HEADER
 from runtime.types import MESSAGE_ID_HEADER, Consumer, Incoming, Outgoing
 
-from .support import ENGINE_TOPICS, KAFKA, Space, box_of, problems, records, wait_finished
+from .support import (
+    ENGINE_TOPICS,
+    KAFKA,
+    Space,
+    problems,
+    records,
+    replies,
+    serve_through_subscribe,
+    wait_finished,
+)
 
 pytestmark = KAFKA
 
 ORDERS = 60
-
-
-async def serve_through_subscribe(engine: Engine, space: Space) -> None:
-    """Payment approves every charge of this test's orders; fulfilment packs every box."""
-
-    async def payment(charge: Charge) -> None:
-        if space.owns(charge.order_id):
-            paid = PaymentResult(charge.order_id, True, box_of(charge.order_id))
-            await engine.send(PAYMENT_LISTENER, paid, message_id=f"paid:{charge.order_id}")
-
-    async def fulfilment(fulfil: Fulfil) -> None:
-        if space.owns(fulfil.order_id):
-            packed = BoxPacked(fulfil.box_id, "dhl")
-            await engine.send(FULFILLMENT_LISTENER, packed, message_id=f"packed:{fulfil.box_id}")
-
-    payments = await space.claim(space.group("payment"), [PAYMENT_COMMAND.name])
-    fulfilments = await space.claim(space.group("fulfilment"), [FULFILLMENT_COMMAND.name])
-    engine.subscribe(PAYMENT_COMMAND, payment, group=payments)
-    engine.subscribe(FULFILLMENT_COMMAND, fulfilment, group=fulfilments)
 
 
 async def test_every_order_completes_over_kafka(
@@ -63,11 +47,6 @@ async def test_every_order_completes_over_kafka(
     assert done == ORDERS
     wrong = {run.id: p for run in found if (p := problems(run, replies(run.state)))}
     assert wrong == {}
-
-
-def replies(order: Order) -> tuple[str, str]:
-    """The message ids `serve_through_subscribe` gives its replies to this order."""
-    return f"paid:{order.order_id}", f"packed:{box_of(order.order_id)}"
 
 
 MALFORMED = (

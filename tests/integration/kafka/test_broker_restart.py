@@ -1,0 +1,80 @@
+"""The broker is stopped and started again while runs are under way: every run still completes.
+
+Stopping a broker would break every other test using it, so this one runs a broker of its own on
+free ports (scripts/kafka.sh `up`, `stop` keeping the data, `start`, `down`)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from generated.orders import OrderWorkflow
+from runtime import Engine
+
+from .processes import PrivateBroker
+from .support import (
+    ENGINE_TOPICS,
+    KAFKA,
+    Space,
+    problems,
+    records,
+    replies,
+    serve_through_subscribe,
+    wait_finished,
+)
+
+pytestmark = KAFKA
+
+ORDERS = 200
+STOP_AT = 50  # finished runs when the broker stops
+OUTAGE_S = 3.0
+START_EVERY_S = 0.02  # starts go on before, during and after the outage
+
+
+@pytest.fixture
+def private_broker() -> Iterator[PrivateBroker]:
+    broker = PrivateBroker()
+    broker.up()
+    try:
+        yield broker
+    finally:
+        broker.down()
+
+
+async def test_runs_complete_across_a_broker_restart(
+    private_broker: PrivateBroker, run_id: str, tmp_path: Path
+) -> None:
+    space = Space(private_broker.bootstrap, run_id)
+    group = await space.claim(space.group("engine"), ENGINE_TOPICS)
+    store = f"sqlite:///{tmp_path / 'orders.db'}"
+    async with Engine(space.url, store, workflows=[OrderWorkflow], group=group) as engine:
+        await serve_through_subscribe(engine, space)
+        worker = asyncio.create_task(engine.run())
+
+        async def start_all() -> None:
+            for order in space.orders(ORDERS):
+                await engine.start(OrderWorkflow, order)
+                await asyncio.sleep(START_EVERY_S)
+
+        starting = asyncio.create_task(start_all())
+        before_stop = await wait_finished(engine, STOP_AT, within=60)
+        began = time.monotonic()
+        await private_broker.stop()
+        await asyncio.sleep(OUTAGE_S)
+        await private_broker.start()
+        outage = time.monotonic() - began
+        await starting
+        done = await wait_finished(engine, ORDERS, within=60)
+        assert not worker.done(), "the engine stopped during the outage"
+        engine.shutdown()
+        await worker
+        found = await records(engine, space, ORDERS)
+    assert STOP_AT <= before_stop < ORDERS, "the broker stopped before or after the runs"
+    assert done == ORDERS
+    wrong = {run.id: p for run in found if (p := problems(run, replies(run.state)))}
+    assert wrong == {}
+    print(f"broker down for {outage:.1f} s with {before_stop} of {ORDERS} runs finished")
