@@ -309,8 +309,13 @@ DEFINITIONS = """\
   every 0.25 s (the broker and Aerospike are outside it).
 - **timer lag** is, for workflows that `sleep(100 ms)` while the embedded load runs in the same
   engine, the time the sleep step ended minus the time it started minus 100 ms.
-- `wf_dagger` runs as shipped, including faust's default consumer fetch wait (1.5 s), which
-  shapes its latency; it needs an Aerospike server (`DAGGER_AEROSPIKE_HOSTS=host:port`).
+- `kafka` runs the engine with its defaults (topics of 4 partitions, idempotent producer with
+  acks=all, linger 0 ms, fetch wait 100 ms) and a SQLite store; `kafka_raw_echo` uses the same
+  producer settings with linger 2 ms and a 5 ms fetch wait, and commits after each batch.
+- `wf_dagger` runs as its README configures it (Aerospike store, `enable_changelog=False`, raw
+  serializer), on fresh topics of 4 partitions read from the earliest offset, including faust's
+  default consumer fetch wait (1.5 s), which shapes its latency. It needs an Aerospike server
+  (`DAGGER_AEROSPIKE_HOSTS=host:port`) and runs in a virtualenv of its own.
 """
 
 
