@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import sys
 from pathlib import Path
 from types import CodeType, FrameType
@@ -36,11 +35,20 @@ def _user_frame() -> FrameType | None:
     return frame
 
 
-@functools.lru_cache(maxsize=32)
-def _positions(code: CodeType) -> tuple[tuple[int | None, int | None, int | None, int | None], ...]:
-    """Source positions of every instruction, once per code object: a module-level chain of a
-    thousand DSL calls asks the same module code object a thousand times."""
-    return tuple(code.co_positions())
+_Positions = tuple[tuple[int | None, int | None, int | None, int | None], ...]
+_last: tuple[CodeType | None, _Positions] = (None, ())
+
+
+def _positions(code: CodeType) -> _Positions:
+    """Source positions of every instruction, computed once per code object: a module-level
+    chain of a thousand DSL calls asks the same code object a thousand times. Compared by
+    identity, since hashing a large module's code object costs as much as the lookup saves."""
+    global _last  # noqa: PLW0603 - a one-entry cache of the code object being evaluated
+    cached_code, cached = _last
+    if cached_code is not code:
+        cached = tuple(code.co_positions())
+        _last = (code, cached)
+    return cached
 
 
 def here() -> Location:
