@@ -13,6 +13,16 @@ until `shutdown()`, SIGTERM or SIGINT; then it stops taking work, lets running c
 is announced on the hand-off topic), commits, and returns. `run(until_idle=True)` returns once
 there is nothing left to do; timers pending in the future are waited for, unless they are due more
 than `max_wait` seconds from now. `shutdown()` is idempotent; leaving the `async with` shuts down.
+
+Decisions worth knowing:
+- `status(id)` of an unknown id is None; `cancel(id)` of an unknown id raises UnknownRunError.
+- Plain (sync) call functions run in a thread pool of `call_threads`; async ones on the loop.
+- At most `max_steps` steps run at once (default 8 on memory/SQLite, where a step is CPU and one
+  shared commit, 256 elsewhere, where a step waits on the network); steps of runs in flight go
+  before new starts. Consumers fetch `batch_size` messages at a time (16 / 256).
+- Starting a worker performs every outbox still pending in the store at once (crash recovery);
+  while serving it performs those untouched for `recover_after` seconds. A second worker started
+  beside a busy one may therefore repeat a few effects: they are at least once, with stable ids.
 """
 
 from __future__ import annotations

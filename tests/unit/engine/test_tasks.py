@@ -230,3 +230,32 @@ async def test_list_pages_and_filters(url: str) -> None:
             await engine.list(limit=0)
     assert ids == [f"Many:k{i}" for i in range(7)] and pages == 3
     assert [r.id for r in done.items] == ["Many:k3"]
+
+
+async def test_a_listener_times_out_into_on_timeout(url: str) -> None:
+    wf = workflow(
+        "Patience",
+        process(
+            "P", listen(REPLIES, timeout=0.05, on_timeout=lambda d: evolve(d, seen=("gave up",)))
+        ),
+    )
+    async with Engine(url, workflows=[wf]) as engine:
+        run = await engine.start(wf, Doc("p"))
+        await engine.run(until_idle=True)
+        status = await engine.status(run.id)
+        assert list(await engine.store.waiters("REPLIES", "p")) == []
+    assert status is not None and status.status is Status.COMPLETED
+    assert status.state.seen == ("gave up",)
+
+
+async def test_a_process_timeout_skips_the_rest_and_moves_on(url: str) -> None:
+    wf = workflow(
+        "Hurry", process("SLOW", listen(REPLIES), timeout=0.05), process("NEXT", call(bump))
+    )
+    async with Engine(url, workflows=[wf]) as engine:
+        run = await engine.start(wf, Doc("t"))
+        await engine.run(until_idle=True)
+        status = await engine.status(run.id)
+    assert status is not None and status.status is Status.COMPLETED and status.state.n == 1
+    slow = next(n for n in status.nodes if n.name == "SLOW")
+    assert (slow.status, slow.detail) == (Status.COMPLETED, "timed out")
