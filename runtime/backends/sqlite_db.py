@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import contextvars
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TypeVar
@@ -71,6 +72,11 @@ CREATE TABLE IF NOT EXISTS leases (
 """
 
 
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc)
+    return "locked" in text or "busy" in text
+
+
 class SqliteUrlError(ValueError):
     """A `sqlite:///path.db` URL that cannot be used."""
 
@@ -115,6 +121,7 @@ class SqliteDatabase:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")
+            conn.execute("PRAGMA busy_timeout = 0")  # from now on, waits are ours (see _patiently)
             self._conn = conn
         self._users += 1
 
@@ -128,8 +135,25 @@ class SqliteDatabase:
 
     def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
         """A read; inside this process it also sees writes waiting for their group commit."""
-        rows: list[tuple[object, ...]] = self.conn.execute(sql, params).fetchall()
+        conn = self.conn
+        rows: list[tuple[object, ...]] = self._patiently(
+            lambda: conn.execute(sql, params).fetchall()
+        )
         return rows
+
+    def _patiently(self, fn: Callable[[], T]) -> T:
+        """Run `fn`, retrying while the file is busy. In WAL mode reads and commits almost never
+        are (another connection recovering the WAL); the wait blocks, so it stays short."""
+        pause, waited = 0.0005, 0.0
+        while True:
+            try:
+                return fn()
+            except sqlite3.OperationalError as exc:
+                if not _busy(exc) or waited >= self._busy_ms / 1000:
+                    raise
+                time.sleep(pause)
+                waited += pause
+                pause = min(pause * 2, 0.01)
 
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn` atomically and return once it is committed (shared with concurrent writers).
@@ -177,18 +201,15 @@ class SqliteDatabase:
         try again after a growing pause, for up to `busy_timeout` in all."""
         pause, waited = 0.001, 0.0
         while not conn.in_transaction:
-            conn.execute("PRAGMA busy_timeout = 0")
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or waited >= self._busy_ms / 1000:
+                if not _busy(exc) or waited >= self._busy_ms / 1000:
                     raise
                 await asyncio.sleep(pause)
                 waited += pause
                 pause = min(pause * 2, 0.05)
                 continue
-            finally:
-                conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
             loop = asyncio.get_running_loop()
             self._txn = loop.create_future()
             loop.call_soon(self._commit)
@@ -213,7 +234,7 @@ class SqliteDatabase:
         error: Exception | None = None
         if conn is not None and conn.in_transaction:
             try:
-                conn.execute("COMMIT")
+                self._patiently(lambda: conn.execute("COMMIT"))
             except sqlite3.Error as exc:
                 error = exc
                 with contextlib.suppress(sqlite3.Error):
