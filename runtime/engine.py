@@ -37,8 +37,8 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from runtime.backends.memory import MemoryStore
-from runtime.backends.sqlite import SqliteStore
+from runtime.backends.memory import MemoryBroker, MemoryStore
+from runtime.backends.sqlite import SqliteBroker, SqliteStore
 from runtime.engine_api import (
     EngineError,
     Run,
@@ -207,7 +207,8 @@ class Engine:
         def busy() -> bool:
             return self._core.inflight > 0 or self._calls.in_flight > 0
 
-        await self._life.until_idle(busy, self.store.next_due, max_wait)
+        local = isinstance(self.broker, MemoryBroker | SqliteBroker)
+        await self._life.until_idle(busy, self.store.next_due, max_wait, 0.0 if local else 0.5)
         self.shutdown()
 
     @contextlib.contextmanager

@@ -3,7 +3,9 @@
 Idle means: every consumer loop's latest fetch found nothing although it began after the last piece
 of work anywhere (so nothing sent before it can be missing), no call is running, no event is being
 applied, and no timer is due within `max_wait` (None: no timer at all). The check needs two
-consecutive idle observations, so a message sent in between always wins.
+consecutive idle observations, so a message sent in between always wins. On memory and SQLite a
+sent message is visible to the next fetch, so that is exact; over Kafka it takes a moment to
+reach a consumer, so idleness must also last `settle` seconds there.
 """
 
 from __future__ import annotations
@@ -73,13 +75,17 @@ class Lifecycle:
         busy: Callable[[], bool],
         next_due: Callable[[], Awaitable[float | None]],
         max_wait: float | None,
+        settle: float = 0.0,
     ) -> None:
-        """Return once idle twice in a row (checked every 10 ms), or when stopped."""
-        streak = 0
+        """Return once idle twice in a row and for `settle` seconds (checked every 10 ms), or
+        when stopped."""
+        streak, since = 0, time.monotonic()
         while not self.stopping:
             idle = self.looks_idle() and not busy() and await self._no_timer(next_due, max_wait)
             streak = streak + 1 if idle else 0
-            if streak >= 2:
+            if not idle:
+                since = time.monotonic()
+            if streak >= 2 and time.monotonic() - since >= settle:
                 return
             if await self.sleep(0.01):
                 return

@@ -1,0 +1,46 @@
+"""The Engine over Apache Kafka with a SQLite store: each write durable on its own, the outbox in
+use, consumer groups, a message id per effect. Needs `make kafka-up` (DAGGER_KAFKA_BOOTSTRAP)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from attrs import evolve
+
+from runtime import Engine, Status
+
+from .flows import Doc, Msg, call, command, listen, process, topic, workflow
+
+BOOTSTRAP = os.environ.get("DAGGER_KAFKA_BOOTSTRAP")
+
+pytestmark = [
+    pytest.mark.kafka,
+    pytest.mark.skipif(not BOOTSTRAP, reason="DAGGER_KAFKA_BOOTSTRAP is not set (make kafka-up)"),
+]
+
+
+async def test_command_listen_call_over_kafka(tmp_path: Path) -> None:
+    tag = uuid.uuid4().hex[:8]  # topics and groups of their own: the broker outlives the test
+    requests, replies = topic(f"req-{tag}"), topic(f"rep-{tag}")
+    wf = workflow(
+        f"Kafka{tag}",
+        process("P", command(requests), listen(replies), call(lambda d: evolve(d, n=1))),
+    )
+    url, store = f"kafka://{BOOTSTRAP}", f"sqlite:///{tmp_path / 'state.db'}"
+    async with Engine(url, store, workflows=[wf], group=f"engine-{tag}") as engine:
+        seen: list[Msg] = []
+
+        async def service(m: Msg) -> None:
+            seen.append(m)
+            await engine.send(replies, Msg(m.key, "ok"), message_id=f"reply/{m.key}")
+
+        engine.subscribe(requests, service, group=f"service-{tag}")
+        runs = [await engine.start(wf, Doc(f"k{i}")) for i in range(20)]
+        await engine.run(until_idle=True)
+        statuses = [await engine.status(r.id) for r in runs]
+    assert all(s is not None and s.status is Status.COMPLETED for s in statuses)
+    assert all(s is not None and s.state == Doc(s.state.key, n=1, seen=("ok",)) for s in statuses)
+    assert sorted(m.key for m in seen) == sorted(f"k{i}" for i in range(20))
