@@ -13,7 +13,6 @@ CallFinished is applied: a call lost in a crash is run again on recovery.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import functools
 import logging
@@ -21,19 +20,26 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol
 
-import attrs
-
 from runtime import machine, record
-from runtime.backends.sqlite import SqliteBroker, SqliteStore
-from runtime.engine_api import ConflictError, UnknownWorkflowError, node_kind
+from runtime.engine_api import ConflictError, UnknownWorkflowError
+from runtime.engine_outbox import (
+    DecodedRecords,
+    Early,
+    Plan,
+    event_kind,
+    in_order,
+    outgoing,
+    owed,
+    settle,
+    unit_of_work,
+    without,
+)
 from runtime.engine_registry import Registry
 from runtime.engine_sync import Locks, Slots
 from runtime.ops.hooks import EngineObserver
 from runtime.types import (
-    MESSAGE_ID_HEADER,
     AddWait,
     Broker,
-    CallFinished,
     CancelTimer,
     CompiledWorkflow,
     DecodeError,
@@ -43,7 +49,6 @@ from runtime.types import (
     Finished,
     Instance,
     MessageArrived,
-    Outgoing,
     RemoveWait,
     RunCall,
     Send,
@@ -59,7 +64,6 @@ _log = logging.getLogger("dagger.engine")
 _CAS_ATTEMPTS = 50
 
 Loaded = tuple[CompiledWorkflow[Any], StoredInstance, Instance[Any], tuple[Effect, ...]]
-Early = list[tuple[str, str]]  # (topic, key) pairs a new listener waits on
 
 
 class CallLauncher(Protocol):
@@ -89,7 +93,7 @@ class Core:
         self._decoded = DecodedRecords()
         self.calls: CallLauncher | None = None
         self.timer_set: Callable[[float], None] = lambda due: None
-        self._unit, self._in_one_unit = _unit_of_work(broker, store)
+        self._unit, self._in_one_unit = unit_of_work(broker, store)
         self.activity = 0  # bumped as work starts and ends; the idle check compares it
         self.inflight = 0
 
@@ -100,7 +104,7 @@ class Core:
         iid = f"{wf.name}:{wf.key(state)}"
         created = False
 
-        async def create() -> _Plan | None:
+        async def create() -> Plan | None:
             nonlocal created
             if await self.store.get(iid) is not None:
                 return None
@@ -123,8 +127,12 @@ class Core:
     async def recover(self, iid: str) -> None:
         """Perform whatever the outbox of `iid` still holds (after a crash or a hand-off)."""
 
-        async def perform_left() -> _Plan | None:
-            loaded = await self.load(iid)
+        async def perform_left() -> Plan | None:
+            try:
+                loaded = await self.load(iid)
+            except (UnknownWorkflowError, DecodeError) as exc:
+                _log.warning("instance %s: its outbox is left to another engine: %s", iid, exc)
+                return None
             if loaded is None or not loaded[3]:
                 return None
             wf, stored, instance, outbox = loaded
@@ -133,7 +141,7 @@ class Core:
         await self._step(iid, perform_left)
 
     async def _step(
-        self, iid: str, body: Callable[[], Awaitable[_Plan | None]], *, urgent: bool = True
+        self, iid: str, body: Callable[[], Awaitable[Plan | None]], *, urgent: bool = True
     ) -> None:
         """Run `body` in a slot, under the instance's lock, as one unit of work where the
         backends allow; then start the calls it owes and deliver messages kept for its new
@@ -169,7 +177,7 @@ class Core:
 
     # ------------------------------------------------------------------ one event
 
-    async def _apply(self, iid: str, event: Event) -> _Plan | None:
+    async def _apply(self, iid: str, event: Event) -> Plan | None:
         for _ in range(_CAS_ATTEMPTS):
             try:
                 loaded = await self.load(iid)
@@ -184,7 +192,7 @@ class Core:
             began = time.perf_counter()
             t = machine.apply(wf, instance, event, now=time.time())
             seconds = time.perf_counter() - began
-            pending = (*_settle(outbox, event), *t.effects)
+            pending = (*settle(outbox, event), *t.effects)
             if t.instance is instance and pending == outbox:
                 await self._timer_done(iid, event)
                 return None
@@ -224,34 +232,34 @@ class Core:
         outbox: tuple[Effect, ...],
         gen: int,
         recorded: tuple[Effect, ...],
-    ) -> _Plan:
+    ) -> Plan:
         """Perform every effect but the calls (the caller starts those), then clear them from
         the stored outbox (`recorded`, stored at generation `gen`) unless it holds only calls."""
-        plan = _Plan(wf, instance)
+        plan = Plan(wf, instance)
         for e in outbox:
             self._plan(plan, instance.id, e)
         if self._in_one_unit:  # nothing waits for a commit: in order is as fast
             for group in plan.ops.values():
-                await _in_order(group)
+                await in_order(group)
             if plan.sends:
                 await self.broker.send(plan.sends)
         else:
-            jobs = [_in_order(group) for group in plan.ops.values()]
+            jobs = [in_order(group) for group in plan.ops.values()]
             if plan.sends:
                 jobs.append(self.broker.send(plan.sends))
             await asyncio.gather(*jobs)
         for due in plan.dues:
             self.timer_set(due)
-        if recorded != _owed(recorded):
+        if recorded != owed(recorded):
             await self._clear(wf, instance, outbox, gen, plan.done)
         return plan
 
     def _recorded(self, outbox: tuple[Effect, ...]) -> tuple[Effect, ...]:
         """The outbox to store with a new record. In one unit of work the effects commit with
         the record, so only the calls stay owed; elsewhere all of it, until performed."""
-        return _owed(outbox) if self._in_one_unit else outbox
+        return owed(outbox) if self._in_one_unit else outbox
 
-    def _plan(self, plan: _Plan, iid: str, e: Effect) -> None:
+    def _plan(self, plan: Plan, iid: str, e: Effect) -> None:
         """Sort one effect into the plan; store calls on one slot keep their order."""
         s = self.store
         if isinstance(e, RunCall):
@@ -259,7 +267,7 @@ class Core:
             return
         plan.done.append(e)
         if isinstance(e, Send):
-            plan.sends.append(_outgoing(e))
+            plan.sends.append(outgoing(e))
         elif isinstance(e, AddWait):
             plan.early.append((e.topic, e.key))
             plan.op(("w", e.topic, e.key), functools.partial(s.add_wait, e.topic, e.key, iid))
@@ -283,7 +291,7 @@ class Core:
     ) -> None:
         """Drop the performed effects from the stored outbox; on a conflict, reload and retry."""
         for _ in range(_CAS_ATTEMPTS):
-            if await self._put(wf, instance, _without(outbox, done), gen) is not None:
+            if await self._put(wf, instance, without(outbox, done), gen) is not None:
                 return
             loaded = await self.load(instance.id)
             if loaded is None:
@@ -313,7 +321,7 @@ class Core:
         t: Transition[Any],
         seconds: float,
     ) -> None:
-        self.observer.on_transition(wf.name, _event_kind(wf, before, event), seconds)
+        self.observer.on_transition(wf.name, event_kind(wf, before, event), seconds)
         if t.instance.status is not before.status:
             self._observe_finish(t.instance, t.effects)
 
@@ -321,108 +329,3 @@ class Core:
         for e in effects:
             if isinstance(e, Finished):
                 self.observer.on_status(instance.id, instance.workflow, e.status)
-
-
-@attrs.define
-class _Plan:
-    """The outbox sorted by what performs it."""
-
-    wf: CompiledWorkflow[Any]
-    instance: Instance[Any]
-    ops: dict[tuple[str, ...], list[Callable[[], Awaitable[None]]]] = attrs.Factory(dict)
-    sends: list[Outgoing] = attrs.Factory(list)
-    calls: list[RunCall] = attrs.Factory(list)
-    done: list[Effect] = attrs.Factory(list)
-    early: Early = attrs.Factory(list)
-    dues: list[float] = attrs.Factory(list)
-
-    def op(self, slot: tuple[str, ...], call: Callable[[], Awaitable[None]]) -> None:
-        self.ops.setdefault(slot, []).append(call)
-
-
-class DecodedRecords:
-    """The records this engine wrote last, decoded: the next step of a run usually reads back
-    exactly those bytes, and decoding a record costs more than the rest of the step."""
-
-    def __init__(self, size: int = 4096) -> None:
-        self._size = size
-        self._kept: collections.OrderedDict[str, tuple[bytes, Instance[Any], tuple[Effect, ...]]]
-        self._kept = collections.OrderedDict()
-
-    def keep(
-        self, iid: str, data: bytes, instance: Instance[Any], outbox: tuple[Effect, ...]
-    ) -> None:
-        self._kept[iid] = (data, instance, outbox)
-        self._kept.move_to_end(iid)
-        if len(self._kept) > self._size:
-            self._kept.popitem(last=False)
-
-    def get(
-        self, wf: CompiledWorkflow[Any], iid: str, data: bytes
-    ) -> tuple[Instance[Any], tuple[Effect, ...]]:
-        kept = self._kept.get(iid)
-        if kept is not None and kept[0] == data and kept[1].version == wf.version:
-            self._kept.move_to_end(iid)
-            return kept[1], kept[2]
-        instance, outbox = record.decode(wf, data)
-        self.keep(iid, data, instance, outbox)
-        return instance, outbox
-
-
-def _unit_of_work(
-    broker: Broker, store: Store
-) -> tuple[Callable[[], contextlib.AbstractAsyncContextManager[None]], bool]:
-    """When the broker and the store share one SQLite connection, a whole step (the new record,
-    its messages, the cleared outbox) commits at once; elsewhere each write is durable on its own
-    before the next effect, which is what makes the outbox necessary."""
-    if (
-        isinstance(store, SqliteStore)
-        and isinstance(broker, SqliteBroker)
-        and store.db is broker.db
-    ):
-        return store.db.deferred, True
-    return contextlib.nullcontext, False
-
-
-def _outgoing(e: Send) -> Outgoing:
-    return Outgoing(e.topic, e.key, e.value, ((MESSAGE_ID_HEADER, e.message_id.encode()),))
-
-
-async def _in_order(calls: list[Callable[[], Awaitable[None]]]) -> None:
-    for call in calls:
-        await call()
-
-
-def _settle(outbox: tuple[Effect, ...], event: Event) -> tuple[Effect, ...]:
-    """A finished call attempt is no longer owed, whatever the machine makes of its result."""
-    if not isinstance(event, CallFinished):
-        return outbox
-    owed = RunCall(event.node, event.attempt)
-    return tuple(e for e in outbox if e != owed)
-
-
-def _owed(outbox: tuple[Effect, ...]) -> tuple[Effect, ...]:
-    """What stays owed once every other effect is performed: the calls still to finish."""
-    return tuple(e for e in outbox if isinstance(e, RunCall))
-
-
-def _without(outbox: tuple[Effect, ...], done: Sequence[Effect]) -> tuple[Effect, ...]:
-    left = list(outbox)
-    for e in done:
-        with contextlib.suppress(ValueError):
-            left.remove(e)
-    return tuple(left)
-
-
-def _event_kind(wf: CompiledWorkflow[Any], before: Instance[Any], event: Event) -> str:
-    """The kind of node an event was for (`listen`, `call`, ...), for metrics."""
-    node: int | None = None
-    if isinstance(event, MessageArrived):
-        node = next((w.node for w in before.waits if w.topic == event.topic), None)
-    elif isinstance(event, TimerFired):
-        node = next((t.node for t in before.timers if t.timer_id == event.timer_id), None)
-    elif isinstance(event, CallFinished):
-        node = event.node
-    if node is None or not 0 <= node < len(wf.nodes):
-        return type(event).__name__.lower()
-    return node_kind(wf.nodes[node])

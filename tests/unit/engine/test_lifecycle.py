@@ -165,3 +165,15 @@ def test_a_kafka_url_needs_a_store() -> None:
         Engine("kafka://127.0.0.1:9092", workflows=[PING])
     with pytest.raises(UrlError, match="scheme must be one of"):
         Engine("postgres://x", workflows=[PING])
+
+
+async def test_runs_of_workflows_it_does_not_serve_are_left_alone(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'mixed.db'}"
+    async with Engine(url, workflows=[CALLS]) as client:
+        run = await client.start(CALLS, Doc("other"))  # owes a call; announced on the hand-off
+    async with Engine(url, workflows=[PING]) as worker:  # serves another workflow only
+        await worker.run(until_idle=True)
+    async with Engine(url, workflows=[CALLS]) as owner:
+        await owner.run(until_idle=True)
+        status = await owner.status(run.id)
+    assert status is not None and status.status is Status.COMPLETED

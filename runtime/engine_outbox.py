@@ -1,0 +1,137 @@
+"""Helpers of the core: the outbox sorted into what performs it, the records kept decoded, and
+when the broker and the store can share one transaction."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import attrs
+
+from runtime import record
+from runtime.backends.sqlite import SqliteBroker, SqliteStore
+from runtime.engine_api import node_kind
+from runtime.types import (
+    MESSAGE_ID_HEADER,
+    Broker,
+    CallFinished,
+    CompiledWorkflow,
+    Effect,
+    Event,
+    Instance,
+    MessageArrived,
+    Outgoing,
+    RunCall,
+    Send,
+    Store,
+    TimerFired,
+)
+
+Early = list[tuple[str, str]]  # (topic, key) pairs a new listener waits on
+
+
+@attrs.define
+class Plan:
+    """The outbox sorted by what performs it."""
+
+    wf: CompiledWorkflow[Any]
+    instance: Instance[Any]
+    ops: dict[tuple[str, ...], list[Callable[[], Awaitable[None]]]] = attrs.Factory(dict)
+    sends: list[Outgoing] = attrs.Factory(list)
+    calls: list[RunCall] = attrs.Factory(list)
+    done: list[Effect] = attrs.Factory(list)
+    early: Early = attrs.Factory(list)
+    dues: list[float] = attrs.Factory(list)
+
+    def op(self, slot: tuple[str, ...], call: Callable[[], Awaitable[None]]) -> None:
+        self.ops.setdefault(slot, []).append(call)
+
+
+class DecodedRecords:
+    """The records this engine wrote last, decoded: the next step of a run usually reads back
+    exactly those bytes, and decoding a record costs more than the rest of the step."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._kept: collections.OrderedDict[str, tuple[bytes, Instance[Any], tuple[Effect, ...]]]
+        self._kept = collections.OrderedDict()
+
+    def keep(
+        self, iid: str, data: bytes, instance: Instance[Any], outbox: tuple[Effect, ...]
+    ) -> None:
+        self._kept[iid] = (data, instance, outbox)
+        self._kept.move_to_end(iid)
+        if len(self._kept) > self._size:
+            self._kept.popitem(last=False)
+
+    def get(
+        self, wf: CompiledWorkflow[Any], iid: str, data: bytes
+    ) -> tuple[Instance[Any], tuple[Effect, ...]]:
+        kept = self._kept.get(iid)
+        if kept is not None and kept[0] == data and kept[1].version == wf.version:
+            self._kept.move_to_end(iid)
+            return kept[1], kept[2]
+        instance, outbox = record.decode(wf, data)
+        self.keep(iid, data, instance, outbox)
+        return instance, outbox
+
+
+def unit_of_work(
+    broker: Broker, store: Store
+) -> tuple[Callable[[], contextlib.AbstractAsyncContextManager[None]], bool]:
+    """When the broker and the store share one SQLite connection, a whole step (the new record,
+    its messages, the cleared outbox) commits at once; elsewhere each write is durable on its own
+    before the next effect, which is what makes the outbox necessary."""
+    if (
+        isinstance(store, SqliteStore)
+        and isinstance(broker, SqliteBroker)
+        and store.db is broker.db
+    ):
+        return store.db.deferred, True
+    return contextlib.nullcontext, False
+
+
+def outgoing(e: Send) -> Outgoing:
+    return Outgoing(e.topic, e.key, e.value, ((MESSAGE_ID_HEADER, e.message_id.encode()),))
+
+
+async def in_order(calls: list[Callable[[], Awaitable[None]]]) -> None:
+    for call in calls:
+        await call()
+
+
+def settle(outbox: tuple[Effect, ...], event: Event) -> tuple[Effect, ...]:
+    """A finished call attempt is no longer owed, whatever the machine makes of its result."""
+    if not isinstance(event, CallFinished):
+        return outbox
+    owed = RunCall(event.node, event.attempt)
+    return tuple(e for e in outbox if e != owed)
+
+
+def owed(outbox: tuple[Effect, ...]) -> tuple[Effect, ...]:
+    """What stays owed once every other effect is performed: the calls still to finish."""
+    return tuple(e for e in outbox if isinstance(e, RunCall))
+
+
+def without(outbox: tuple[Effect, ...], done: Sequence[Effect]) -> tuple[Effect, ...]:
+    left = list(outbox)
+    for e in done:
+        with contextlib.suppress(ValueError):
+            left.remove(e)
+    return tuple(left)
+
+
+def event_kind(wf: CompiledWorkflow[Any], before: Instance[Any], event: Event) -> str:
+    """The kind of node an event was for (`listen`, `call`, ...), for metrics."""
+    node: int | None = None
+    if isinstance(event, MessageArrived):
+        node = next((w.node for w in before.waits if w.topic == event.topic), None)
+    elif isinstance(event, TimerFired):
+        node = next((t.node for t in before.timers if t.timer_id == event.timer_id), None)
+    elif isinstance(event, CallFinished):
+        node = event.node
+    if node is None or not 0 <= node < len(wf.nodes):
+        return type(event).__name__.lower()
+    return node_kind(wf.nodes[node])
