@@ -1,0 +1,336 @@
+"""dagger over Kafka against the raw aiokafka limit, in one run on one broker.
+
+    .venv/bin/python -m bench.kafka [--bootstrap 127.0.0.1:9092] [--n 3000] [--raw-n 30000]
+        [--only raw,orders2,example] [--kafka-options '?linger_ms=2'] [--batch 256] [--profile FILE]
+
+1. raw: `bench.contenders.kafka_raw_echo` (plain aiokafka, no engine): a command is produced, a
+   service replies, a consumer reacts and produces the next command, a service replies, the
+   consumer completes the order: two command/reply exchanges per order, nothing stored.
+2. dagger, the same pattern: the bench workflow Orders2 (bench/workloads/orders2.py: PAYMENT and
+   SHIPPING, each a command and its listener) on an Engine over `kafka://` with a SQLite store,
+   the services answering through `engine.subscribe` (bench.contenders.dagger_side). This is the
+   figure held against raw: target at least half.
+3. dagger, the order example (generated/orders.py): the same two exchanges plus every other step
+   of OrderWorkflow (11 calls, a poll, two timers), each one a durable transition.
+
+Each runs a warm-up burst, then N orders started at once (raw: `--raw-n`: at N it is over too
+quickly to time). Figures as in `bench.contenders.common`: workflows/s = N / (last completion -
+first start); step latency p50/p99 from the payment reply leaving the service to the next command
+(SHIPPING, FULFILLMENT) reaching it, so a big burst queues; and the CPU time this process spent per
+workflow. The engines take `--kafka-options` (the `kafka://` URL's query) and `--batch`
+(`Engine(batch_size=...)`). `--profile FILE` runs dagger's Orders2 burst under cProfile.
+
+Needs `daggerc build bench/workloads --out bench/generated` once (what `make bench` runs). The
+order example's topics are shared with the tests: its engine and services join with consumer
+groups of their own, positioned at the end of every topic, and its order ids carry a run id.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import cProfile
+import io
+import pstats
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import TopicPartition
+from attrs import frozen
+
+from bench.contenders import dagger_side
+from bench.contenders.common import Figures, Tracker
+from bench.contenders.embedded import fresh_database
+from bench.contenders.kafka_raw_echo import Echo
+from bench.contenders.topics import create_topics, reset_topics
+from examples.orders import BoxId, BoxPacked, Charge, Fulfil, Order, OrderId, PaymentResult
+from generated.orders import (
+    FULFILLMENT_COMMAND,
+    FULFILLMENT_LISTENER,
+    PAYMENT_COMMAND,
+    PAYMENT_LISTENER,
+    OrderWorkflow,
+)
+from runtime import Engine, Status
+from runtime.engine_registry import HANDOFF_TOPIC
+from runtime.ops.hooks import BaseObserver
+
+WARMUP_N = 300
+BURST_TIMEOUT_S = 600.0
+TARGET_RATIO = 0.5
+SIDES = ("raw", "orders2", "example")
+
+Burst = Callable[[str, int], Awaitable[Figures]]
+
+
+@frozen
+class Options:
+    bootstrap: str
+    n: int
+    raw_n: int
+    workdir: Path
+    profile: Path | None
+    only: frozenset[str] = frozenset(SIDES)
+    kafka_options: str = ""
+    batch: int = 256
+
+
+@frozen
+class Measured:
+    figures: Figures
+    cpu_s: float  # CPU time of this process during the measured burst
+
+
+async def measured(burst: Burst, run: str, n: int, profile: Path | None = None) -> Measured:
+    """A warm-up burst, then the measured one (under cProfile when `profile` names a file)."""
+    await burst(f"{run}.warmup", min(WARMUP_N, n))
+    with profiled(profile):
+        cpu = time.process_time()
+        figures = await burst(f"{run}.run", n)
+        cpu = time.process_time() - cpu
+    return Measured(figures, cpu)
+
+
+# --------------------------------------------------------------------------- raw aiokafka
+
+
+async def raw(options: Options, run: str) -> Measured:
+    echo = Echo(options.bootstrap, run)
+    await echo.start()
+    try:
+        return await measured(echo.burst, f"raw{run}", options.raw_n)
+    finally:
+        await echo.close()
+
+
+# --------------------------------------------------------------------------- dagger, Orders2
+
+
+async def dagger_same_pattern(options: Options, run: str) -> Measured:
+    compiled = dagger_side.load_compiled()
+    await reset_topics(options.bootstrap, compiled.topics)
+    store = fresh_database(options.workdir, "kafka-orders2.db")
+    seen = dagger_side.Completions(compiled.orders.name)
+    group = f"bench-kafka-{run}"
+    engine = Engine(
+        f"kafka://{options.bootstrap}{options.kafka_options}",
+        f"sqlite:///{store}",
+        batch_size=options.batch,
+        workflows=[compiled.orders],
+        observer=seen,
+        group=group,
+    )
+    async with engine:
+        bench = dagger_side.DaggerBench(engine, compiled, seen)
+        bench.subscribe_services(group_prefix=group)
+        async with dagger_side.running(engine):
+            return await measured(bench.burst, f"orders2{run}", options.n, options.profile)
+
+
+# --------------------------------------------------------------------------- dagger, example
+
+
+class Completions(BaseObserver):
+    """Tells the burst's tracker when an order workflow completes."""
+
+    def __init__(self) -> None:
+        self.tracker = Tracker("idle", 0)
+
+    def on_status(self, instance_id: str, workflow: str, status: Status) -> None:
+        if status is Status.COMPLETED and workflow == OrderWorkflow.name:
+            self.tracker.completed(instance_id.partition(":")[2])
+
+
+class ExampleBench:
+    """Bursts of the order example; payment and fulfilment answer this run's commands."""
+
+    def __init__(self, engine: Engine, seen: Completions, run: str) -> None:
+        self.engine = engine
+        self.seen = seen
+        self.run = run
+
+    async def services(self) -> None:
+        engine, prefix = self.engine, f"example{self.run}."
+
+        async def payment(charge: Charge) -> None:
+            if charge.order_id.startswith(prefix):
+                self.seen.tracker.payment_replied(charge.order_id)
+                paid = PaymentResult(charge.order_id, True, BoxId(f"{charge.order_id}.box"))
+                await engine.send(PAYMENT_LISTENER, paid, message_id=f"paid:{charge.order_id}")
+
+        async def fulfilment(fulfil: Fulfil) -> None:
+            if fulfil.order_id.startswith(prefix):
+                self.seen.tracker.shipping_requested(fulfil.order_id)
+                packed = BoxPacked(fulfil.box_id, "dhl")
+                await engine.send(
+                    FULFILLMENT_LISTENER, packed, message_id=f"packed:{fulfil.box_id}"
+                )
+
+        payments = f"bench.{self.run}.payment"
+        fulfilments = f"bench.{self.run}.fulfilment"
+        engine.subscribe(
+            PAYMENT_COMMAND, payment, group=await at_end(engine, payments, [PAYMENT_COMMAND.name])
+        )
+        engine.subscribe(
+            FULFILLMENT_COMMAND,
+            fulfilment,
+            group=await at_end(engine, fulfilments, [FULFILLMENT_COMMAND.name]),
+        )
+
+    async def burst(self, phase: str, n: int) -> Figures:
+        tracker = self.seen.tracker = Tracker(phase, n)
+        now = time.time()
+        orders = [Order(OrderId(o), 1250, "bench", placed_at=now) for o in tracker.order_ids()]
+        tracker.start_clock()
+        await asyncio.gather(*(self.engine.start(OrderWorkflow, o) for o in orders))
+        await tracker.wait(BURST_TIMEOUT_S)
+        return tracker.figures()
+
+
+async def dagger_example(options: Options, run: str) -> Measured:
+    store = fresh_database(options.workdir, "kafka-example.db")
+    seen = Completions()
+    group = f"bench.{run}.engine"
+    engine = Engine(
+        f"kafka://{options.bootstrap}{options.kafka_options}",
+        f"sqlite:///{store}",
+        batch_size=options.batch,
+        workflows=[OrderWorkflow],
+        group=group,
+        observer=seen,
+    )
+    async with engine:
+        await at_end(engine, group, [*engine.registry.listened, HANDOFF_TOPIC])
+        bench = ExampleBench(engine, seen, run)
+        await bench.services()
+        async with dagger_side.running(engine):
+            return await measured(bench.burst, f"example{run}", options.n)
+
+
+async def at_end(engine: Engine, group: str, topics: Sequence[str]) -> str:
+    """Position `group` at the current end of `topics`, so it reads nothing sent before."""
+    bootstrap = engine.url.removeprefix("kafka://")
+    await create_topics(bootstrap, topics)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(topics))
+    finally:
+        await admin.close()
+    partitions = [
+        TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]
+    ]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets(partitions)
+        consumer.assign(partitions)
+        await consumer.commit(dict(ends))
+    finally:
+        await consumer.stop()
+    return group
+
+
+@contextlib.contextmanager
+def profiled(out: Path | None) -> Iterator[None]:
+    if out is None:
+        yield
+        return
+    profile = cProfile.Profile()
+    profile.enable()
+    try:
+        yield
+    finally:
+        profile.disable()
+        profile.dump_stats(out)
+        text = io.StringIO()
+        pstats.Stats(profile, stream=text).sort_stats("tottime").print_stats(25)
+        sys.stderr.write(text.getvalue())
+
+
+# --------------------------------------------------------------------------- report
+
+
+def line(name: str, m: Measured) -> str:
+    f = m.figures
+    lost = f" ({f.n - f.completed} lost)" if f.completed < f.n else ""
+    return (
+        f"{name:<40} {f.wf_per_s:>7,.0f} workflows/s ({f.completed:,} in {f.seconds:.2f} s{lost}, "
+        f"{m.cpu_s / max(f.completed, 1) * 1000:.2f} ms CPU each)  "
+        f"step p50 {f.p50_ms:.1f} ms  p99 {f.p99_ms:.1f} ms"
+    )
+
+
+LABELS = {
+    "raw": "raw aiokafka (kafka_raw_echo)",
+    "orders2": "dagger Orders2 (kafka://, SQLite store)",
+    "example": "dagger OrderWorkflow (kafka://, SQLite)",
+}
+
+
+async def measure(options: Options) -> None:
+    run = uuid.uuid4().hex[:8]
+    sides = {"raw": raw, "orders2": dagger_same_pattern, "example": dagger_example}
+    results: dict[str, Measured] = {}
+    print(f"Kafka at {options.bootstrap}; each side in this one process, one after another")
+    for name in SIDES:
+        if name in options.only:
+            with contextlib.redirect_stdout(sys.stderr):  # the trackers' progress lines
+                results[name] = await sides[name](options, run)
+            print(line(LABELS[name], results[name]), flush=True)
+    if "raw" in results and "orders2" in results:
+        ratio = results["orders2"].figures.wf_per_s / max(results["raw"].figures.wf_per_s, 1e-9)
+        verdict = "met" if ratio >= TARGET_RATIO else "MISSED"
+        print(f"dagger Orders2 / raw = {ratio:.2f} (target {TARGET_RATIO:.2f}: {verdict})")
+
+
+def parse(argv: Sequence[str] | None) -> Options:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--bootstrap", default="127.0.0.1:9092", help="Kafka host:port")
+    parser.add_argument("--n", type=int, default=3000, help="orders per dagger burst")
+    parser.add_argument("--raw-n", type=int, default=30000, help="orders per raw burst")
+    parser.add_argument("--workdir", type=Path, default=None, help="where the SQLite files go")
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="cProfile dagger's Orders2 burst"
+    )
+    parser.add_argument("--kafka-options", default="", help="e.g. ?linger_ms=2")
+    parser.add_argument("--batch", type=int, default=256, help="engine batch_size")
+    parser.add_argument(
+        "--only", default=",".join(SIDES), help=f"comma-separated subset of {','.join(SIDES)}"
+    )
+    args = parser.parse_args(argv)
+    for name in ("n", "raw_n"):
+        if getattr(args, name) < 1:
+            parser.error(
+                f"--{name.replace('_', '-')} must be at least 1 (got {getattr(args, name)})"
+            )
+    only = frozenset(s.strip() for s in args.only.split(",") if s.strip())
+    if not only or only - set(SIDES):
+        parser.error(f"--only takes names among {', '.join(SIDES)} (got {args.only!r})")
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="dagger-kafka-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    return Options(
+        args.bootstrap,
+        args.n,
+        args.raw_n,
+        workdir,
+        args.profile,
+        only,
+        args.kafka_options,
+        args.batch,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    asyncio.run(measure(parse(argv)))
+
+
+if __name__ == "__main__":
+    main()
