@@ -74,6 +74,32 @@ def sqlite_broker(tmp: Path) -> BrokerConnect:
     return connect
 
 
+KAFKA = [
+    pytest.mark.kafka,
+    pytest.mark.skipif(
+        not os.environ.get("DAGGER_KAFKA_BOOTSTRAP"),
+        reason="DAGGER_KAFKA_BOOTSTRAP is not set (run `make kafka-up`, then set it to 127.0.0.1:9092)",
+    ),
+]
+
+
+def kafka_broker(tmp: Path) -> BrokerConnect:
+    """Clients of the broker named by DAGGER_KAFKA_BOOTSTRAP; tests name their own topics."""
+
+    @contextlib.asynccontextmanager
+    async def connect() -> AsyncIterator[Broker]:
+        from runtime.backends.kafka import KafkaBroker  # noqa: PLC0415 (only when Kafka runs)
+
+        broker = KafkaBroker(os.environ["DAGGER_KAFKA_BOOTSTRAP"], client_id="dagger-conformance")
+        await broker.start()
+        try:
+            yield broker
+        finally:
+            await broker.close()
+
+    return connect
+
+
 AEROSPIKE = [
     pytest.mark.aerospike,
     pytest.mark.skipif(

@@ -18,10 +18,12 @@ from runtime.types import Broker, Store
 
 from .backends import (
     AEROSPIKE,
+    KAFKA,
     BrokerConnect,
     StoreConnect,
     aerospike_store,
     dispose,
+    kafka_broker,
     memory_broker,
     memory_store,
     sqlite_broker,
@@ -37,6 +39,7 @@ STORES = [
 BROKERS = [
     pytest.param(memory_broker, id="memory"),
     pytest.param(sqlite_broker, id="sqlite"),
+    pytest.param(kafka_broker, id="kafka", marks=KAFKA),
 ]
 
 

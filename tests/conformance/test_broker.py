@@ -70,7 +70,7 @@ async def test_committed_messages_are_not_delivered_again(
         first = broker.consumer(group, [topic])
         await first.start()
         got = await drain(first, 5)
-        await first.commit(got[:3])  # 0, 1, 2 done; 3 and 4 not
+        await first.commit(got[:3])  # the first three fetched are done (per partition, on Kafka)
         await first.close()
     async with connect_broker() as broker:
         second = broker.consumer(group, [topic])
@@ -80,7 +80,7 @@ async def test_committed_messages_are_not_delivered_again(
             assert await second.fetch(10, 0.2) == []
         finally:
             await second.close()
-    assert [m.value for m in again] == [b"3", b"4"]
+    assert sorted(m.value for m in again) == sorted(m.value for m in got[3:])
 
 
 async def test_each_group_sees_every_message(broker: Broker, names: Names) -> None:
