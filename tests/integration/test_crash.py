@@ -1,8 +1,8 @@
 """SIGKILL a worker again and again while it runs order workflows; nothing is lost or done twice.
 
 300 orders of examples/orders.py are started on a SQLite file; a worker (with the simulated
-payment and fulfilment services, `order_services/worker.py`) is killed with SIGKILL five times, at 0% and
-then every ~20% of completions, and restarted; the last one runs to the end and stops on SIGTERM.
+payment and fulfilment services, `order_services/worker.py`) is killed with SIGKILL five times,
+at 1% and then every ~20% of completions, and restarted; the last one runs to the end and stops on SIGTERM.
 Then every run must be COMPLETED with the same node statuses and state as in a run without
 crashes, no run may record an event twice, and the services must have seen every command (a
 command may be seen twice: effects are at least once, with stable ids).
@@ -23,7 +23,6 @@ from typing import Any
 
 import orjson
 import pytest
-from attrs import evolve
 from order_services import services
 
 from examples.orders import Order, OrderId
@@ -32,7 +31,7 @@ from runtime import Engine, RunStatus, Status
 
 ROOT = Path(__file__).resolve().parents[2]
 ORDERS = 300
-KILLS = (0.0, 0.2, 0.4, 0.6, 0.8)
+KILLS = (0.01, 0.2, 0.4, 0.6, 0.8)
 
 
 def orders(placed_at: float) -> list[Order]:
@@ -70,6 +69,14 @@ def wait_for(
         time.sleep(0.02)
 
 
+def serving(log: Path, workers: int, timeout: float = 30) -> None:
+    """Wait until the last worker says it serves (its SIGTERM handler is in place)."""
+    deadline = time.monotonic() + timeout
+    while log.read_text().count("serving") < workers:
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.02)
+
+
 async def start_all(url: str, placed_at: float) -> None:
     async with Engine(url, workflows=[OrderWorkflow]) as engine:
         await asyncio.gather(*(engine.start(OrderWorkflow, o) for o in orders(placed_at)))
@@ -96,6 +103,10 @@ async def final(url: str) -> dict[str, tuple[RunStatus[Any], tuple[str, ...]]]:
         return out
 
 
+def settled(o: Order) -> tuple[object, ...]:
+    return (o.order_id, o.amount_cents, o.customer, o.box_id, o.paid, o.fraud_checked, o.reserved)
+
+
 def sent_ids(db: Path, topic: str) -> collections.Counter[str]:
     with sqlite3.connect(db) as conn:
         rows = conn.execute("SELECT headers FROM log WHERE topic = ?", (topic,)).fetchall()
@@ -108,32 +119,30 @@ async def test_sigkill_at_any_point_loses_nothing_and_applies_nothing_twice(tmp_
     url = f"sqlite:///{db}"
     placed_at = time.time() - 3600
     await start_all(url, placed_at)
-    kills = 0
+    done_at_kill = []
     for fraction in KILLS:
         worker = spawn(db, seen, log)
         await asyncio.to_thread(wait_for, db, fraction, worker)
-        if fraction == 0.0:
-            await asyncio.sleep(1.0)  # mid-way through its first batches
         worker.send_signal(signal.SIGKILL)
         worker.wait()
-        kills += 1
+        done_at_kill.append(completed(db))
     worker = spawn(db, seen, log)
     await asyncio.to_thread(wait_for, db, 1.0, worker, 120)
+    await asyncio.to_thread(serving, log, len(KILLS) + 1)
     worker.send_signal(signal.SIGTERM)
     assert await asyncio.to_thread(worker.wait, 30) == 0, log.read_text()
+    assert all(done < ORDERS for done in done_at_kill), done_at_kill  # every kill was mid-run
 
     expected = await reference(placed_at)
     after = await final(url)
-    assert kills == len(KILLS)
     for iid, (status, applied) in after.items():
         want = expected[iid]
         assert status.status is Status.COMPLETED, (iid, status.error)
         assert [n.status for n in status.nodes] == [n.status for n in want.nodes], iid
-        # parallel calls each replace the state with their result, so `labels` (three add_label
-        # calls in parallel branches) depends on which state a call attempt started from: a call
-        # replayed after a kill starts from a newer one. Every other field must match.
-        assert evolve(status.state, labels=0) == evolve(want.state, labels=0), iid
-        assert status.state.labels >= 1, iid
+        # A call in a parallel branch replaces the whole state with its result (the machine's
+        # rule today), so what its siblings wrote (packed, carrier, labels, notified) depends on
+        # which finished last: compare what no parallel branch writes.
+        assert settled(status.state) == settled(want.state), iid
         assert len(applied) == len(set(applied)), f"{iid} recorded an event twice"
         assert status.pending_effects == 0, iid
 
@@ -146,6 +155,6 @@ async def test_sigkill_at_any_point_loses_nothing_and_applies_nothing_twice(tmp_
         ids = sent_ids(db, topic)
         assert len(ids) == ORDERS, topic  # one stable id per command, however often it was sent
     print(  # shown with -s: how much was done again
-        f"{kills} kills; commands handled twice: {sum(c - 1 for c in saw.values())}; "
+        f"kills at {done_at_kill} completed runs; commands handled twice: {sum(c - 1 for c in saw.values())}; "
         f"commands re-sent: {sum(c - 1 for t in ('PAYMENT_COMMAND', 'FULFILLMENT_COMMAND') for c in sent_ids(db, t).values())}"
     )

@@ -4,7 +4,7 @@
 
 Serves OrderWorkflow on sqlite:///DB until SIGTERM; the services append one line per command they
 handle to SEEN ("pay <order>" / "box <order>"), written before they reply, so a line survives a
-SIGKILL that comes after it.
+SIGKILL that comes after it. Writes "serving" to stderr once SIGTERM stops it cleanly.
 """
 
 from __future__ import annotations
@@ -23,7 +23,11 @@ from runtime import Engine
 async def main(db: str, seen: str) -> None:
     async with Engine(f"sqlite:///{db}", workflows=[OrderWorkflow]) as engine:
         services(engine, log=Path(seen))
-        await engine.run()
+        serving = asyncio.create_task(engine.run())
+        await asyncio.sleep(0)  # run() has set its SIGTERM handler before its first wait
+        sys.stderr.write("serving\n")
+        sys.stderr.flush()
+        await serving
 
 
 if __name__ == "__main__":
