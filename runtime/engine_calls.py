@@ -74,7 +74,7 @@ class Calls:
                 result, error = await self._attempt(node, state)
             finally:
                 self._in_user_code.discard(key)
-            event = CallFinished(f"call/{n}/{attempt}", n, attempt, result, error)
+            event = CallFinished(f"call/{n}/{attempt}", n, attempt, result, error, base=state)
             await self._process(iid, event)
         finally:
             self._tasks.pop(key, None)

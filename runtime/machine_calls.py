@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+import attrs
+
 from runtime.machine_run import Run, guarded
 from runtime.types import (
     Call,
@@ -51,8 +53,23 @@ def call_finished(run: AnyRun, node: Call[Any], event: CallFinished) -> None:
         got = type(event.state).__name__
         run.fail(node.id, f"node {node.name}: the call returned a {got}, not a {expected}")
     else:
-        run.state = event.state
+        run.state = merge(run.state, event.base, event.state)
         run.complete(node.id)
+
+
+def merge(current: Any, base: object | None, result: object) -> object:
+    """Apply to `current` the fields that the call changed from `base` to `result`.
+
+    Without a base (or for a state that is not an attrs class) the result replaces the state."""
+    cls = type(result)
+    if base is None or current is base or type(base) is not cls or not attrs.has(cls):
+        return result
+    changes = {
+        field.alias: getattr(result, field.name)
+        for field in attrs.fields(cls)
+        if field.init and getattr(result, field.name) != getattr(base, field.name)
+    }
+    return attrs.evolve(current, **changes) if changes else current
 
 
 def on_retry_timer(run: AnyRun, node: Call[Any]) -> None:

@@ -235,13 +235,18 @@ class TimerFired:
 
 @frozen
 class CallFinished:
-    """A call attempt returned `state` or raised (`error`)."""
+    """A call attempt returned `state` or raised (`error`).
+
+    `base` is the state the attempt started from. Calls in parallel branches run on the same
+    state; with `base`, only the fields a call changed are applied, so sibling branches keep
+    each other's updates (a field both changed: the later result wins)."""
 
     event_id: str
     node: int
     attempt: int
     state: object | None = None
     error: str | None = None
+    base: object | None = None
 
 
 @frozen

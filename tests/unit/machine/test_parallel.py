@@ -7,6 +7,7 @@ from datetime import timedelta
 from runtime.machine import apply, start
 from runtime.types import (
     AddWait,
+    CallFinished,
     CancelTimer,
     Finished,
     RemoveWait,
@@ -169,3 +170,29 @@ def test_nested_parallels_join_inside_out() -> None:
 def test_an_empty_parallel_completes_at_once() -> None:
     wf = workflow(process("P", parallel("none")))
     assert start(wf, Doc("k"), now=T0).instance.status is Status.COMPLETED
+
+
+def test_parallel_calls_keep_each_others_updates_when_results_carry_their_base() -> None:
+    wf = workflow(process("P", parallel("both", call("count"), call("tag"))))
+    n = ids(wf)
+    base = Doc("k")
+    t = start(wf, base, now=T0)
+    assert t.effects == (RunCall(n["count"], 1), RunCall(n["tag"], 1))
+
+    # both calls ran on the same starting state; each changed a different field
+    counted = CallFinished("c", n["count"], 1, state=Doc("k", n=1), base=base)
+    tagged = CallFinished("t", n["tag"], 1, state=Doc("k", seen=("tag",)), base=base)
+    one = apply(wf, t.instance, counted, now=T0 + 1)
+    both = apply(wf, one.instance, tagged, now=T0 + 2)
+
+    assert both.instance.status is Status.COMPLETED
+    assert both.instance.state == Doc("k", n=1, seen=("tag",))
+
+
+def test_a_call_result_without_a_base_replaces_the_state() -> None:
+    wf = workflow(process("P", parallel("both", call("count"), call("tag"))))
+    n = ids(wf)
+    t = start(wf, Doc("k"), now=T0)
+    one = apply(wf, t.instance, returned(n["count"], 1, Doc("k", n=1)), now=T0 + 1)
+    both = apply(wf, one.instance, returned(n["tag"], 1, Doc("k", seen=("tag",))), now=T0 + 2)
+    assert both.instance.state == Doc("k", seen=("tag",))
