@@ -36,6 +36,7 @@ from runtime.engine_outbox import (
 )
 from runtime.engine_registry import Registry
 from runtime.engine_sync import Locks, Slots
+from runtime.ops import logs
 from runtime.ops.hooks import EngineObserver
 from runtime.types import (
     AddWait,
@@ -117,12 +118,14 @@ class Core:
             self._observe_finish(t.instance, t.effects)
             return await self._perform(wf, t.instance, t.effects, gen, self._recorded(t.effects))
 
-        await self._step(iid, create, urgent=False)
+        with logs.instance_context(instance_id=iid, workflow=wf.name):
+            await self._step(iid, create, urgent=False)
         return iid, created
 
     async def process(self, iid: str, event: Event) -> None:
         """Apply `event` to instance `iid` (a missing instance is logged and skipped)."""
-        await self._step(iid, lambda: self._apply(iid, event))
+        with logs.instance_context(instance_id=iid, event_id=event.event_id):
+            await self._step(iid, lambda: self._apply(iid, event))
 
     async def recover(self, iid: str) -> None:
         """Perform whatever the outbox of `iid` still holds (after a crash or a hand-off)."""

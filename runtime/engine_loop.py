@@ -19,6 +19,7 @@ from typing import Any
 from runtime.engine_core import Core
 from runtime.engine_idle import Lifecycle
 from runtime.engine_registry import HANDOFF_TOPIC, dead_letter_topic
+from runtime.ops import tracing
 from runtime.types import (
     MESSAGE_ID_HEADER,
     Consumer,
@@ -84,6 +85,10 @@ class Intake:
         self._early_retention = early_retention
 
     async def handle(self, rec: Incoming) -> None:
+        with tracing.span(f"dagger.consume {rec.topic}", headers=rec.headers):
+            await self._handle(rec)
+
+    async def _handle(self, rec: Incoming) -> None:
         if rec.topic == HANDOFF_TOPIC:
             await self._core.recover(rec.value.decode("utf-8", "replace"))
             return

@@ -13,6 +13,7 @@ import attrs
 from runtime import record
 from runtime.backends.sqlite import SqliteBroker, SqliteStore
 from runtime.engine_api import node_kind
+from runtime.ops import tracing
 from runtime.types import (
     MESSAGE_ID_HEADER,
     Broker,
@@ -94,7 +95,8 @@ def unit_of_work(
 
 
 def outgoing(e: Send) -> Outgoing:
-    return Outgoing(e.topic, e.key, e.value, ((MESSAGE_ID_HEADER, e.message_id.encode()),))
+    headers = tracing.inject(((MESSAGE_ID_HEADER, e.message_id.encode()),))
+    return Outgoing(e.topic, e.key, e.value, headers)
 
 
 async def in_order(calls: list[Callable[[], Awaitable[None]]]) -> None:
