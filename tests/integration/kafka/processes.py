@@ -86,7 +86,10 @@ class PrivateBroker:
         _script_sync("up", self.port)
 
     def down(self) -> None:
+        """Stop it and delete its data, and the script's lock file for this one-off port."""
         _script_sync("down", self.port)
+        cache = Path(os.environ.get("DAGGER_CACHE", Path.home() / ".cache" / "dagger"))
+        (cache / f"kafka-run-{self.port}.lock").unlink(missing_ok=True)
 
     async def stop(self) -> None:
         await _script("stop", self.port)
