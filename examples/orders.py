@@ -43,6 +43,7 @@ class Order:
     packed: bool = False
     carrier: str = ""
     labels: int = 0
+    pickup_booked: bool = False
     notified: bool = False
     placed_at: float = 0.0
 
@@ -106,6 +107,10 @@ def add_label(o: Order) -> Order:
     return evolve(o, labels=o.labels + 1)
 
 
+async def book_pickup(o: Order) -> Order:
+    return evolve(o, pickup_booked=True)
+
+
 async def notify(o: Order) -> Order:
     return evolve(o, notified=True)
 
@@ -131,7 +136,7 @@ OrderWorkflow = (
     )
     >> until(lambda o: datetime.fromtimestamp(o.placed_at, UTC))
     >> process("SHIPPING")
-    >> parallel(call(add_label), call(add_label), call(notify), call(check_fraud))
+    >> parallel(call(add_label), call(book_pickup), call(notify), call(check_fraud))
     >> process("CONFIRM")
     >> parallel(call(notify), until(ship_by), join="any")
 )

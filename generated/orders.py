@@ -16,6 +16,7 @@ from examples.orders import (
     OrderId,
     PaymentResult,
     add_label,
+    book_pickup,
     check_fraud,
     notify,
     record_box,
@@ -88,6 +89,7 @@ def encode_order(v: Order) -> JSON:
         "packed": v.packed,
         "carrier": v.carrier,
         "labels": v.labels,
+        "pickup_booked": v.pickup_booked,
         "notified": v.notified,
         "placed_at": v.placed_at,
     }
@@ -106,6 +108,7 @@ def decode_order(d: JSON) -> Order:
             "packed",
             "carrier",
             "labels",
+            "pickup_booked",
             "notified",
             "placed_at",
         ),
@@ -123,6 +126,9 @@ def decode_order(d: JSON) -> Order:
         packed=codec.as_bool(o["packed"], "Order.packed") if "packed" in o else False,
         carrier=codec.as_str(o["carrier"], "Order.carrier") if "carrier" in o else "",
         labels=codec.as_int(o["labels"], "Order.labels") if "labels" in o else 0,
+        pickup_booked=codec.as_bool(o["pickup_booked"], "Order.pickup_booked")
+        if "pickup_booked" in o
+        else False,
         notified=codec.as_bool(o["notified"], "Order.notified") if "notified" in o else False,
         placed_at=codec.as_float(o["placed_at"], "Order.placed_at") if "placed_at" in o else 0.0,
     )
@@ -222,7 +228,7 @@ def decode_box_packed_bytes(b: bytes) -> BoxPacked:
     return decode_box_packed(codec.loads(b, "BoxPacked"))
 
 
-# examples/orders.py:75:48 topic('PAYMENT_COMMAND', key=...)
+# examples/orders.py:76:48 topic('PAYMENT_COMMAND', key=...)
 def _payment_command_key(m: Charge) -> OrderId:
     return m.order_id
 
@@ -235,7 +241,7 @@ PAYMENT_COMMAND: TopicSpec[Charge] = TopicSpec(
 )
 
 
-# examples/orders.py:76:57 topic('PAYMENT_LISTENER', key=...)
+# examples/orders.py:77:57 topic('PAYMENT_LISTENER', key=...)
 def _payment_listener_key(m: PaymentResult) -> OrderId:
     return m.order_id
 
@@ -248,7 +254,7 @@ PAYMENT_LISTENER: TopicSpec[PaymentResult] = TopicSpec(
 )
 
 
-# examples/orders.py:77:56 topic('FULFILLMENT_COMMAND', key=...)
+# examples/orders.py:78:56 topic('FULFILLMENT_COMMAND', key=...)
 def _fulfillment_command_key(m: Fulfil) -> BoxId:
     return m.box_id
 
@@ -261,7 +267,7 @@ FULFILLMENT_COMMAND: TopicSpec[Fulfil] = TopicSpec(
 )
 
 
-# examples/orders.py:78:55 topic('FULFILLMENT_LISTENER', key=...)
+# examples/orders.py:79:55 topic('FULFILLMENT_LISTENER', key=...)
 def _fulfillment_listener_key(m: BoxPacked) -> BoxId:
     return m.box_id
 
@@ -274,112 +280,112 @@ FULFILLMENT_LISTENER: TopicSpec[BoxPacked] = TopicSpec(
 )
 
 
-# examples/orders.py:116:42 workflow(key=...)
+# examples/orders.py:121:42 workflow(key=...)
 def _order_workflow_key(o: Order) -> str:
     return o.order_id
 
 
-# examples/orders.py:118:25 command(build=...)
+# examples/orders.py:123:25 command(build=...)
 def _payment_2_build(o: Order) -> Charge:
     return Charge(o.order_id, o.amount_cents)
 
 
-# examples/orders.py:119:31 listen(match=...)
+# examples/orders.py:124:31 listen(match=...)
 def _payment_3_match(o: Order) -> OrderId:
     return o.order_id
 
 
-# examples/orders.py:119:56 listen(on=...)
+# examples/orders.py:124:56 listen(on=...)
 def _payment_3_on(state: Order, message: PaymentResult) -> Order:
     return record_payment(state, message)
 
 
-# examples/orders.py:120:15 decide(choose=...)
+# examples/orders.py:125:15 decide(choose=...)
 def _payment_4_choose(o: Order) -> bool:
     return o.paid
 
 
-# examples/orders.py:120:43 call(fn=...)
+# examples/orders.py:125:43 call(fn=...)
 def _payment_5_fn(state: Order) -> Order:
     return check_fraud(state)
 
 
-# examples/orders.py:113:49 fail(reason=...)
+# examples/orders.py:118:49 fail(reason=...)
 def _refund_8_reason(o: Order) -> str:
     return f"payment declined for {o.order_id}"
 
 
-# examples/orders.py:122:13 call(fn=...)
+# examples/orders.py:127:13 call(fn=...)
 def _preprocess_fraud_10_fn(state: Order) -> Order:
     return check_fraud(state)
 
 
-# examples/orders.py:124:13 call(fn=...)
+# examples/orders.py:129:13 call(fn=...)
 async def _preprocess_stock_12_fn(state: Order) -> Order:
     return await reserve_stock(state)
 
 
-# examples/orders.py:126:13 poll(check=...)
+# examples/orders.py:131:13 poll(check=...)
 def _fulfillment_14_check(state: Order) -> bool:
     return warehouse_ready(state)
 
 
-# examples/orders.py:126:67 poll(deadline=...)
+# examples/orders.py:131:67 poll(deadline=...)
 def _fulfillment_14_deadline(state: Order) -> datetime:
     return ship_by(state)
 
 
-# examples/orders.py:127:29 command(build=...)
+# examples/orders.py:132:29 command(build=...)
 def _fulfillment_15_build(o: Order) -> Fulfil:
     return Fulfil(o.box_id, o.order_id)
 
 
-# examples/orders.py:129:30 listen(match=...)
+# examples/orders.py:134:30 listen(match=...)
 def _fulfillment_17_match(o: Order) -> BoxId:
     return o.box_id
 
 
-# examples/orders.py:129:53 listen(on=...)
+# examples/orders.py:134:53 listen(on=...)
 def _fulfillment_17_on(state: Order, message: BoxPacked) -> Order:
     return record_box(state, message)
 
 
-# examples/orders.py:130:14 call(fn=...)
+# examples/orders.py:135:14 call(fn=...)
 def _fulfillment_18_fn(state: Order) -> Order:
     return add_label(state)
 
 
-# examples/orders.py:132:14 until(at=...)
+# examples/orders.py:137:14 until(at=...)
 def _fulfillment_19_at(o: Order) -> datetime:
     return datetime.fromtimestamp(o.placed_at, UTC)
 
 
-# examples/orders.py:134:22 call(fn=...)
+# examples/orders.py:139:22 call(fn=...)
 def _shipping_22_fn(state: Order) -> Order:
     return add_label(state)
 
 
-# examples/orders.py:134:39 call(fn=...)
-def _shipping_23_fn(state: Order) -> Order:
-    return add_label(state)
+# examples/orders.py:139:39 call(fn=...)
+async def _shipping_23_fn(state: Order) -> Order:
+    return await book_pickup(state)
 
 
-# examples/orders.py:134:56 call(fn=...)
+# examples/orders.py:139:58 call(fn=...)
 async def _shipping_24_fn(state: Order) -> Order:
     return await notify(state)
 
 
-# examples/orders.py:134:70 call(fn=...)
+# examples/orders.py:139:72 call(fn=...)
 def _shipping_25_fn(state: Order) -> Order:
     return check_fraud(state)
 
 
-# examples/orders.py:136:22 call(fn=...)
+# examples/orders.py:141:22 call(fn=...)
 async def _confirm_28_fn(state: Order) -> Order:
     return await notify(state)
 
 
-# examples/orders.py:136:37 until(at=...)
+# examples/orders.py:141:37 until(at=...)
 def _confirm_29_at(state: Order) -> datetime:
     return ship_by(state)
 
@@ -390,7 +396,7 @@ NODES: tuple[Node[Order], ...] = (
         name="OrderWorkflow",
         parent=-1,
         children=(1, 9, 11, 13, 20, 26),
-        line="examples/orders.py:116",
+        line="examples/orders.py:121",
     ),
     Process(
         id=1,
@@ -398,7 +404,7 @@ NODES: tuple[Node[Order], ...] = (
         parent=0,
         children=(2, 3, 4),
         timeout=3600.0,
-        line="examples/orders.py:117",
+        line="examples/orders.py:122",
     ),
     Command(
         id=2,
@@ -406,7 +412,7 @@ NODES: tuple[Node[Order], ...] = (
         parent=1,
         topic=PAYMENT_COMMAND,
         build=_payment_2_build,
-        line="examples/orders.py:118",
+        line="examples/orders.py:123",
     ),
     Listen(
         id=3,
@@ -415,7 +421,7 @@ NODES: tuple[Node[Order], ...] = (
         topic=PAYMENT_LISTENER,
         match=_payment_3_match,
         on=_payment_3_on,
-        line="examples/orders.py:119",
+        line="examples/orders.py:124",
     ),
     Decide(
         id=4,
@@ -424,47 +430,47 @@ NODES: tuple[Node[Order], ...] = (
         children=(5, 6),
         choose=_payment_4_choose,
         labels=(True, False),
-        line="examples/orders.py:120",
+        line="examples/orders.py:125",
     ),
     Call(
         id=5,
         name="PAYMENT/decide/then/call check_fraud",
         parent=4,
         fn=_payment_5_fn,
-        line="examples/orders.py:120",
+        line="examples/orders.py:125",
     ),
     Sequence_(
         id=6,
         name="PAYMENT/decide/otherwise",
         parent=4,
         children=(7,),
-        line="examples/orders.py:113",
+        line="examples/orders.py:118",
     ),
     Process(
         id=7,
         name="PAYMENT/decide/otherwise/REFUND",
         parent=6,
         children=(8,),
-        line="examples/orders.py:113",
+        line="examples/orders.py:118",
     ),
     Fail(
         id=8,
         name="PAYMENT/decide/otherwise/REFUND/fail",
         parent=7,
         reason=_refund_8_reason,
-        line="examples/orders.py:113",
+        line="examples/orders.py:118",
     ),
-    Process(id=9, name="PREPROCESS_FRAUD", parent=0, children=(10,), line="examples/orders.py:121"),
+    Process(id=9, name="PREPROCESS_FRAUD", parent=0, children=(10,), line="examples/orders.py:126"),
     Call(
         id=10,
         name="PREPROCESS_FRAUD/call check_fraud",
         parent=9,
         fn=_preprocess_fraud_10_fn,
         retry=RetryPolicy(attempts=5),
-        line="examples/orders.py:122",
+        line="examples/orders.py:127",
     ),
     Process(
-        id=11, name="PREPROCESS_STOCK", parent=0, children=(12,), line="examples/orders.py:123"
+        id=11, name="PREPROCESS_STOCK", parent=0, children=(12,), line="examples/orders.py:128"
     ),
     Call(
         id=12,
@@ -472,14 +478,14 @@ NODES: tuple[Node[Order], ...] = (
         parent=11,
         fn=_preprocess_stock_12_fn,
         timeout=5.0,
-        line="examples/orders.py:124",
+        line="examples/orders.py:129",
     ),
     Process(
         id=13,
         name="FULFILLMENT",
         parent=0,
         children=(14, 15, 16, 19),
-        line="examples/orders.py:125",
+        line="examples/orders.py:130",
     ),
     Poll(
         id=14,
@@ -488,7 +494,7 @@ NODES: tuple[Node[Order], ...] = (
         check=_fulfillment_14_check,
         every=1.0,
         deadline=_fulfillment_14_deadline,
-        line="examples/orders.py:126",
+        line="examples/orders.py:131",
     ),
     Command(
         id=15,
@@ -496,14 +502,14 @@ NODES: tuple[Node[Order], ...] = (
         parent=13,
         topic=FULFILLMENT_COMMAND,
         build=_fulfillment_15_build,
-        line="examples/orders.py:127",
+        line="examples/orders.py:132",
     ),
     Parallel(
         id=16,
         name="FULFILLMENT/parallel",
         parent=13,
         children=(17, 18),
-        line="examples/orders.py:128",
+        line="examples/orders.py:133",
     ),
     Listen(
         id=17,
@@ -512,80 +518,80 @@ NODES: tuple[Node[Order], ...] = (
         topic=FULFILLMENT_LISTENER,
         match=_fulfillment_17_match,
         on=_fulfillment_17_on,
-        line="examples/orders.py:129",
+        line="examples/orders.py:134",
     ),
     Call(
         id=18,
         name="FULFILLMENT/parallel/branch 2/call add_label",
         parent=16,
         fn=_fulfillment_18_fn,
-        line="examples/orders.py:130",
+        line="examples/orders.py:135",
     ),
     Until(
         id=19,
         name="FULFILLMENT/until",
         parent=13,
         at=_fulfillment_19_at,
-        line="examples/orders.py:132",
+        line="examples/orders.py:137",
     ),
-    Process(id=20, name="SHIPPING", parent=0, children=(21,), line="examples/orders.py:133"),
+    Process(id=20, name="SHIPPING", parent=0, children=(21,), line="examples/orders.py:138"),
     Parallel(
         id=21,
         name="SHIPPING/parallel",
         parent=20,
         children=(22, 23, 24, 25),
-        line="examples/orders.py:134",
+        line="examples/orders.py:139",
     ),
     Call(
         id=22,
         name="SHIPPING/parallel/branch 1/call add_label",
         parent=21,
         fn=_shipping_22_fn,
-        line="examples/orders.py:134",
+        line="examples/orders.py:139",
     ),
     Call(
         id=23,
-        name="SHIPPING/parallel/branch 2/call add_label",
+        name="SHIPPING/parallel/branch 2/call book_pickup",
         parent=21,
         fn=_shipping_23_fn,
-        line="examples/orders.py:134",
+        line="examples/orders.py:139",
     ),
     Call(
         id=24,
         name="SHIPPING/parallel/branch 3/call notify",
         parent=21,
         fn=_shipping_24_fn,
-        line="examples/orders.py:134",
+        line="examples/orders.py:139",
     ),
     Call(
         id=25,
         name="SHIPPING/parallel/branch 4/call check_fraud",
         parent=21,
         fn=_shipping_25_fn,
-        line="examples/orders.py:134",
+        line="examples/orders.py:139",
     ),
-    Process(id=26, name="CONFIRM", parent=0, children=(27,), line="examples/orders.py:135"),
+    Process(id=26, name="CONFIRM", parent=0, children=(27,), line="examples/orders.py:140"),
     Parallel(
         id=27,
         name="CONFIRM/parallel any",
         parent=26,
         children=(28, 29),
         join="any",
-        line="examples/orders.py:136",
+        line="examples/orders.py:141",
     ),
     Call(
         id=28,
         name="CONFIRM/parallel any/branch 1/call notify",
         parent=27,
         fn=_confirm_28_fn,
-        line="examples/orders.py:136",
+        line="examples/orders.py:141",
     ),
     Until(
         id=29,
         name="CONFIRM/parallel any/branch 2/until ship_by",
         parent=27,
         at=_confirm_29_at,
-        line="examples/orders.py:136",
+        line="examples/orders.py:141",
     ),
 )
 
@@ -617,7 +623,7 @@ _GRAPH = (
     '    subgraph p20["SHIPPING"]\n'
     '        n21{{"parallel"}}\n'
     '        n22["call add_label"]\n'
-    '        n23["call add_label"]\n'
+    '        n23["call book_pickup"]\n'
     '        n24["call notify"]\n'
     '        n25["call check_fraud"]\n'
     "    end\n"
@@ -662,7 +668,7 @@ _GRAPH = (
 
 OrderWorkflow: CompiledWorkflow[Order] = CompiledWorkflow(
     name="OrderWorkflow",
-    version="e3e4fae320daf59f",
+    version="ff4a6853a46d53e8",
     source="examples/orders.py:OrderWorkflow",
     state_type=Order,
     key=_order_workflow_key,

@@ -68,7 +68,12 @@ def test_an_order_that_is_paid_runs_to_completion() -> None:
         True,
         True,
     )
-    assert (state.carrier, state.labels, state.notified) == ("ups", 3, True)
+    assert (state.carrier, state.labels, state.pickup_booked, state.notified) == (
+        "ups",
+        2,
+        True,
+        True,
+    )
     assert run.status("CONFIRM/parallel any/branch 2/until ship_by") is Status.STOPPED
     assert run.timers == {}
     assert run.waits == set()
