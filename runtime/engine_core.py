@@ -24,13 +24,13 @@ from runtime import machine, record
 from runtime.engine_api import ConflictError, UnknownWorkflowError
 from runtime.engine_outbox import (
     DecodedRecords,
-    Early,
     Plan,
     event_kind,
     in_order,
     outgoing,
     owed,
     settle,
+    split_index,
     unit_of_work,
     without,
 )
@@ -48,6 +48,8 @@ from runtime.types import (
     Effect,
     Event,
     Finished,
+    IndexEffect,
+    IndexingStore,
     Instance,
     MessageArrived,
     RemoveWait,
@@ -59,6 +61,7 @@ from runtime.types import (
     StoredInstance,
     TimerFired,
     Transition,
+    Written,
 )
 
 _log = logging.getLogger("dagger.engine")
@@ -95,28 +98,30 @@ class Core:
         self.calls: CallLauncher | None = None
         self.timer_set: Callable[[float], None] = lambda due: None
         self._unit, self._in_one_unit = unit_of_work(broker, store)
+        self._indexing = store if isinstance(store, IndexingStore) else None
         self.activity = 0  # bumped as work starts and ends; the idle check compares it
         self.inflight = 0
 
     # ------------------------------------------------------------------ entry points
 
     async def start(self, wf: CompiledWorkflow[Any], state: object) -> tuple[str, bool]:
-        """Create the run for `state` unless its key exists; (id, created)."""
+        """Create the run for `state` unless its key exists; (id, created). Nothing is read
+        first: the create-only write fails when the run exists, and then changes nothing."""
         iid = f"{wf.name}:{wf.key(state)}"
         created = False
 
         async def create() -> Plan | None:
             nonlocal created
-            if await self.store.get(iid) is not None:
-                return None
             t = machine.start(wf, state, now=time.time(), instance_id=iid)
-            gen = await self._put(wf, t.instance, self._recorded(t.effects), 0)
+            index, todo = self._split(t.effects, None)
+            recorded = self._recorded(todo)
+            gen = (await self._put(wf, t.instance, recorded, 0, index=index)).generation
             if gen is None:
-                return None  # another process created it a moment ago
+                return None  # it exists, or another process created it a moment ago
             created = True
             self.observer.on_status(iid, wf.name, Status.EXECUTING)
             self._observe_finish(t.instance, t.effects)
-            return await self._perform(wf, t.instance, t.effects, gen, self._recorded(t.effects))
+            return await self._perform(wf, t.instance, todo, gen, recorded, written=index)
 
         with logs.instance_context(instance_id=iid, workflow=wf.name):
             await self._step(iid, create, urgent=False)
@@ -157,7 +162,7 @@ class Core:
                     for call in plan.calls:
                         self.calls.launch(plan.wf, plan.instance, call)
             if plan is not None:
-                await self._deliver_early(iid, plan.early)
+                await self._deliver_early(iid, plan)
 
     @contextlib.asynccontextmanager
     async def _working(self) -> AsyncIterator[None]:
@@ -199,26 +204,49 @@ class Core:
             if t.instance is instance and pending == outbox:
                 await self._timer_done(iid, event)
                 return None
-            recorded = self._recorded(pending)
-            gen = await self._put(wf, t.instance, recorded, stored.generation)
+            index, todo = self._split(pending, event)
+            recorded = self._recorded(todo)
+            written = await self._put(wf, t.instance, recorded, stored.generation, index=index)
+            gen = written.generation
             if gen is None:
                 continue
             self._observe(wf, instance, event, t, seconds)
-            await self._timer_done(iid, event)
-            return await self._perform(wf, t.instance, pending, gen, recorded)
+            if self._indexing is None:  # else the fired timer went with the record
+                await self._timer_done(iid, event)
+            return await self._perform(wf, t.instance, todo, gen, recorded, written=index)
         raise ConflictError(
             f"instance {iid}: compare-and-set lost {_CAS_ATTEMPTS} times in a row applying "
             f"{event.event_id}; another process keeps rewriting it"
         )
 
     async def _put(
-        self, wf: CompiledWorkflow[Any], inst: Instance[Any], outbox: tuple[Effect, ...], gen: int
-    ) -> int | None:
+        self,
+        wf: CompiledWorkflow[Any],
+        inst: Instance[Any],
+        outbox: tuple[Effect, ...],
+        gen: int,
+        *,
+        index: tuple[IndexEffect, ...] = (),
+        peek: Sequence[tuple[str, str]] = (),
+    ) -> Written:
+        """Compare-and-set the record with its outbox; `index` and `peek` go to a store that
+        writes index changes with the record (`_split` gives none to any other store)."""
         stored = record.to_stored(wf, inst, outbox, generation=gen, retention=self.retention)
-        new: int | None = await self.store.put(stored, gen)
-        if new is not None:
+        if self._indexing is not None:
+            written = await self._indexing.put_indexed(stored, gen, index, peek)
+        else:
+            written = Written(await self.store.put(stored, gen))
+        if written.generation is not None:
             self._decoded.keep(stored.id, stored.data, inst, outbox)
-        return new
+        return written
+
+    def _split(
+        self, effects: tuple[Effect, ...], event: Event | None
+    ) -> tuple[tuple[IndexEffect, ...], tuple[Effect, ...]]:
+        """(index changes to write with the record, the effects to perform once it is written)."""
+        if self._indexing is None:
+            return (), effects
+        return split_index(effects, event)
 
     async def _timer_done(self, iid: str, event: Event) -> None:
         """A fired timer leaves the due index once its event is recorded (or turned out moot),
@@ -232,14 +260,19 @@ class Core:
         self,
         wf: CompiledWorkflow[Any],
         instance: Instance[Any],
-        outbox: tuple[Effect, ...],
+        todo: tuple[Effect, ...],
         gen: int,
         recorded: tuple[Effect, ...],
+        *,
+        written: tuple[IndexEffect, ...] = (),
     ) -> Plan:
-        """Perform every effect but the calls (the caller starts those), then clear them from
-        the stored outbox (`recorded`, stored at generation `gen`) unless it holds only calls."""
+        """Perform every effect of `todo` but the calls (the caller starts those), then clear
+        them from the stored outbox (`recorded`, stored at generation `gen`) unless it holds only
+        calls. `written` are the index changes the record was written with."""
         plan = Plan(wf, instance)
-        for e in outbox:
+        for w in written:
+            plan.note(w)
+        for e in todo:
             self._plan(plan, instance.id, e)
         if self._in_one_unit:  # nothing waits for a commit: in order is as fast
             for group in plan.ops.values():
@@ -254,7 +287,7 @@ class Core:
         for due in plan.dues:
             self.timer_set(due)
         if recorded != owed(recorded):
-            await self._clear(wf, instance, outbox, gen, plan.done)
+            await self._clear(wf, instance, recorded, gen, plan)
         return plan
 
     def _recorded(self, outbox: tuple[Effect, ...]) -> tuple[Effect, ...]:
@@ -290,11 +323,17 @@ class Core:
         instance: Instance[Any],
         outbox: tuple[Effect, ...],
         gen: int,
-        done: Sequence[Effect],
+        plan: Plan,
     ) -> None:
-        """Drop the performed effects from the stored outbox; on a conflict, reload and retry."""
+        """Drop the performed effects from the stored outbox; on a conflict, reload and retry.
+        A store that writes index changes with the record reads the messages kept for the new
+        listeners in the same round trip."""
+        peek = plan.early if self._indexing is not None else []
         for _ in range(_CAS_ATTEMPTS):
-            if await self._put(wf, instance, without(outbox, done), gen) is not None:
+            written = await self._put(wf, instance, without(outbox, plan.done), gen, peek=peek)
+            if written.generation is not None:
+                if peek:
+                    plan.kept(written.early)
                 return
             loaded = await self.load(instance.id)
             if loaded is None:
@@ -303,11 +342,13 @@ class Core:
             gen = stored.generation
         raise ConflictError(f"instance {instance.id}: could not clear its outbox")
 
-    async def _deliver_early(self, iid: str, pairs: Early) -> None:
-        """Messages kept for a (topic, key) before this instance listened to it, in arrival order."""
-        for topic, key in pairs:
+    async def _deliver_early(self, iid: str, plan: Plan) -> None:
+        """Messages kept for a (topic, key) before this instance listened to it, in arrival order
+        (as read with the clearing put, else read now)."""
+        for topic, key in dict.fromkeys(plan.early):
             spec = self.registry.topics.get(topic)
-            for kept in await self.store.take_early(topic, key):
+            peeked = None if plan.peeked is None else plan.peeked.get((topic, key))
+            for kept in await self.store.take_early(topic, key) if peeked is None else peeked:
                 if spec is not None:
                     message = spec.decode(kept.value)  # it decoded when it was kept
                     event = MessageArrived(kept.message_id, topic, key, message)

@@ -16,16 +16,23 @@ from runtime.engine_api import node_kind
 from runtime.ops import tracing
 from runtime.types import (
     MESSAGE_ID_HEADER,
+    AddWait,
     Broker,
     CallFinished,
+    CancelTimer,
     CompiledWorkflow,
+    EarlyMessage,
     Effect,
     Event,
+    Finished,
+    IndexEffect,
     Instance,
     MessageArrived,
     Outgoing,
+    RemoveWait,
     RunCall,
     Send,
+    SetTimer,
     Store,
     TimerFired,
 )
@@ -45,9 +52,24 @@ class Plan:
     done: list[Effect] = attrs.Factory(list)
     early: Early = attrs.Factory(list)
     dues: list[float] = attrs.Factory(list)
+    peeked: dict[tuple[str, str], list[EarlyMessage]] | None = None  # read with the clearing put
 
     def op(self, slot: tuple[str, ...], call: Callable[[], Awaitable[None]]) -> None:
         self.ops.setdefault(slot, []).append(call)
+
+    def note(self, e: IndexEffect) -> None:
+        """An index change written with the record: its listener may have messages kept, its
+        timer may be due sooner than the timer loop looks."""
+        if isinstance(e, AddWait):
+            self.early.append((e.topic, e.key))
+        elif isinstance(e, SetTimer):
+            self.dues.append(e.due)
+
+    def kept(self, early: tuple[EarlyMessage, ...]) -> None:
+        """The messages kept for the new listeners, as read with the clearing put."""
+        self.peeked = {pair: [] for pair in self.early}
+        for m in early:
+            self.peeked.setdefault((m.topic, m.key), []).append(m)
 
 
 class DecodedRecords:
@@ -115,6 +137,24 @@ def settle(outbox: tuple[Effect, ...], event: Event) -> tuple[Effect, ...]:
 def owed(outbox: tuple[Effect, ...]) -> tuple[Effect, ...]:
     """What stays owed once every other effect is performed: the calls still to finish."""
     return tuple(e for e in outbox if isinstance(e, RunCall))
+
+
+def split_index(
+    effects: tuple[Effect, ...], event: Event | None
+) -> tuple[tuple[IndexEffect, ...], tuple[Effect, ...]]:
+    """For a store that writes index changes with the record: (those changes, in order, led by
+    the removal of the timer that fired, if it did; the rest to perform). `Finished` needs no
+    performing, so it goes in neither."""
+    index: list[IndexEffect] = []
+    if isinstance(event, TimerFired):
+        index.append(CancelTimer(event.timer_id))
+    rest: list[Effect] = []
+    for e in effects:
+        if isinstance(e, AddWait | RemoveWait | SetTimer | CancelTimer):
+            index.append(e)
+        elif not isinstance(e, Finished):
+            rest.append(e)
+    return tuple(index), tuple(rest)
 
 
 def without(outbox: tuple[Effect, ...], done: Sequence[Effect]) -> tuple[Effect, ...]:

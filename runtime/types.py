@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Generic, Literal, Protocol, TypeAlias, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeAlias, TypeVar, runtime_checkable
 
 from attrs import frozen
 
@@ -478,4 +478,38 @@ class Store(Protocol):
 
     async def purge(self, now: float) -> int:
         """Drop expired early messages and finished instances past retention; returns the count."""
+        ...
+
+
+IndexEffect: TypeAlias = AddWait | RemoveWait | SetTimer | CancelTimer
+"""The effects that change a store's correlation index or timers (those of the record's id)."""
+
+
+@frozen
+class Written:
+    """What `IndexingStore.put_indexed` did: the new generation (None: another writer won, and
+    nothing was written), and the early messages kept for the pairs asked, read after the write."""
+
+    generation: int | None
+    early: tuple[EarlyMessage, ...] = ()
+
+
+@runtime_checkable
+class IndexingStore(Protocol):
+    """An optional Store capability: the record and its index changes in one atomic write.
+
+    A store offering it spares the engine a round trip per index change and the outbox entries
+    those changes would need: written with the record, they cannot be lost between the two."""
+
+    async def put_indexed(
+        self,
+        record: StoredInstance,
+        expected_generation: int,
+        index: Sequence[IndexEffect],
+        peek: Sequence[tuple[str, str]] = (),
+    ) -> Written:
+        """`put`, and in the same atomic write the changes `index` makes, in order, to the waits
+        and timers of `record.id` (as add_wait, remove_wait, add_timer and remove_timer would);
+        none of them when the compare-and-set loses. Once written, the messages `take_early`
+        returns for each (topic, key) of `peek`, pair after pair."""
         ...

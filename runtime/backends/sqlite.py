@@ -13,7 +13,17 @@ from collections.abc import Sequence
 
 from runtime.backends.sqlite_db import SqliteDatabase, path_from_url
 from runtime.backends.sqlite_log import SqliteBroker, SqliteConsumer
-from runtime.types import DueTimer, EarlyMessage, Page, StoredInstance
+from runtime.types import (
+    AddWait,
+    DueTimer,
+    EarlyMessage,
+    IndexEffect,
+    Page,
+    RemoveWait,
+    SetTimer,
+    StoredInstance,
+    Written,
+)
 
 __all__ = ["SqliteBroker", "SqliteConsumer", "SqliteDatabase", "SqliteStore", "open_sqlite"]
 
@@ -38,6 +48,34 @@ def _record(row: tuple[object, ...]) -> StoredInstance:
         outbox=bool(outbox),
         expires_at=None if expires_at is None else _num(expires_at),
     )
+
+
+_ADD_WAIT = "INSERT OR IGNORE INTO waits (topic, key, instance_id) VALUES (?, ?, ?)"
+_REMOVE_WAIT = "DELETE FROM waits WHERE topic = ? AND key = ? AND instance_id = ?"
+_ADD_TIMER = "INSERT OR REPLACE INTO timers (instance_id, timer_id, due) VALUES (?, ?, ?)"
+_REMOVE_TIMER = "DELETE FROM timers WHERE instance_id = ? AND timer_id = ?"
+_TAKE_EARLY = (
+    "SELECT message_id, value, expires_at FROM early"
+    " WHERE topic = ? AND key = ? AND expires_at > ? ORDER BY seq"
+)
+
+
+def _index(c: sqlite3.Connection, iid: str, e: IndexEffect) -> None:
+    if isinstance(e, AddWait):
+        c.execute(_ADD_WAIT, (e.topic, e.key, iid))
+    elif isinstance(e, RemoveWait):
+        c.execute(_REMOVE_WAIT, (e.topic, e.key, iid))
+    elif isinstance(e, SetTimer):
+        c.execute(_ADD_TIMER, (iid, e.timer_id, e.due))
+    else:
+        c.execute(_REMOVE_TIMER, (iid, e.timer_id))
+
+
+def _early(rows: list[tuple[object, ...]], topic: str, key: str) -> list[EarlyMessage]:
+    return [
+        EarlyMessage(topic, key, str(mid), value if isinstance(value, bytes) else b"", _num(e))
+        for mid, value, e in rows
+    ]
 
 
 def _values(record: StoredInstance) -> tuple[object, ...]:
@@ -75,24 +113,32 @@ class SqliteStore:
         return _record(rows[0]) if rows else None
 
     async def put(self, record: StoredInstance, expected_generation: int) -> int | None:
-        if expected_generation == 0:
-            cursor = await self.db.write(
-                lambda c: c.execute(
-                    "INSERT OR IGNORE INTO instances (workflow, status, data, updated_at, outbox,"
-                    " expires_at, id, generation) VALUES (?, ?, ?, ?, ?, ?, ?, 1)",
-                    (*_values(record), record.id),
-                )
-            )
-        else:
-            cursor = await self.db.write(
-                lambda c: c.execute(
-                    "UPDATE instances SET workflow = ?, status = ?, data = ?, updated_at = ?,"
-                    " outbox = ?, expires_at = ?, generation = generation + 1"
-                    " WHERE id = ? AND generation = ?",
-                    (*_values(record), record.id, expected_generation),
-                )
-            )
-        return expected_generation + 1 if cursor.rowcount == 1 else None
+        return await self.db.write(lambda c: _put(c, record, expected_generation))
+
+    async def put_indexed(
+        self,
+        record: StoredInstance,
+        expected_generation: int,
+        index: Sequence[IndexEffect],
+        peek: Sequence[tuple[str, str]] = (),
+    ) -> Written:
+        """`runtime.types.IndexingStore`: one transaction."""
+
+        def run(c: sqlite3.Connection) -> Written:
+            generation = _put(c, record, expected_generation)
+            if generation is None:
+                return Written(None)
+            for e in index:
+                _index(c, record.id, e)
+            now = time.time()
+            early = [
+                m
+                for topic, key in peek
+                for m in _early(c.execute(_TAKE_EARLY, (topic, key, now)).fetchall(), topic, key)
+            ]
+            return Written(generation, tuple(early))
+
+        return await self.db.write(run)
 
     async def list(
         self, workflow: str | None, status: str | None, limit: int, cursor: str | None
@@ -122,20 +168,10 @@ class SqliteStore:
     # ------------------------------------------------------------------ correlation index
 
     async def add_wait(self, topic: str, key: str, instance_id: str) -> None:
-        await self.db.write(
-            lambda c: c.execute(
-                "INSERT OR IGNORE INTO waits (topic, key, instance_id) VALUES (?, ?, ?)",
-                (topic, key, instance_id),
-            )
-        )
+        await self.db.write(lambda c: c.execute(_ADD_WAIT, (topic, key, instance_id)))
 
     async def remove_wait(self, topic: str, key: str, instance_id: str) -> None:
-        await self.db.write(
-            lambda c: c.execute(
-                "DELETE FROM waits WHERE topic = ? AND key = ? AND instance_id = ?",
-                (topic, key, instance_id),
-            )
-        )
+        await self.db.write(lambda c: c.execute(_REMOVE_WAIT, (topic, key, instance_id)))
 
     async def waiters(self, topic: str, key: str) -> Sequence[str]:
         rows = self.db.query(
@@ -147,19 +183,11 @@ class SqliteStore:
     # ------------------------------------------------------------------ timers
 
     async def add_timer(self, timer: DueTimer) -> None:
-        await self.db.write(
-            lambda c: c.execute(
-                "INSERT OR REPLACE INTO timers (instance_id, timer_id, due) VALUES (?, ?, ?)",
-                (timer.instance_id, timer.timer_id, timer.due),
-            )
-        )
+        t = timer
+        await self.db.write(lambda c: c.execute(_ADD_TIMER, (t.instance_id, t.timer_id, t.due)))
 
     async def remove_timer(self, instance_id: str, timer_id: str) -> None:
-        await self.db.write(
-            lambda c: c.execute(
-                "DELETE FROM timers WHERE instance_id = ? AND timer_id = ?", (instance_id, timer_id)
-            )
-        )
+        await self.db.write(lambda c: c.execute(_REMOVE_TIMER, (instance_id, timer_id)))
 
     async def due_timers(self, now: float, limit: int) -> Sequence[DueTimer]:
         rows = self.db.query(
@@ -186,15 +214,7 @@ class SqliteStore:
         )
 
     async def take_early(self, topic: str, key: str) -> Sequence[EarlyMessage]:
-        rows = self.db.query(
-            "SELECT message_id, value, expires_at FROM early"
-            " WHERE topic = ? AND key = ? AND expires_at > ? ORDER BY seq",
-            (topic, key, time.time()),
-        )
-        return [
-            EarlyMessage(topic, key, str(mid), value if isinstance(value, bytes) else b"", _num(e))
-            for mid, value, e in rows
-        ]
+        return _early(self.db.query(_TAKE_EARLY, (topic, key, time.time())), topic, key)
 
     async def remove_early(self, topic: str, key: str, message_id: str) -> None:
         await self.db.write(
@@ -211,6 +231,24 @@ class SqliteStore:
             return int(early) + int(done)
 
         return await self.db.write(run)
+
+
+def _put(c: sqlite3.Connection, record: StoredInstance, expected_generation: int) -> int | None:
+    """Compare-and-set one record; its new generation, or None."""
+    if expected_generation == 0:
+        cursor = c.execute(
+            "INSERT OR IGNORE INTO instances (workflow, status, data, updated_at, outbox,"
+            " expires_at, id, generation) VALUES (?, ?, ?, ?, ?, ?, ?, 1)",
+            (*_values(record), record.id),
+        )
+    else:
+        cursor = c.execute(
+            "UPDATE instances SET workflow = ?, status = ?, data = ?, updated_at = ?,"
+            " outbox = ?, expires_at = ?, generation = generation + 1"
+            " WHERE id = ? AND generation = ?",
+            (*_values(record), record.id, expected_generation),
+        )
+    return expected_generation + 1 if cursor.rowcount == 1 else None
 
 
 def open_sqlite(broker_url: str, store_url: str) -> tuple[SqliteBroker, SqliteStore]:
