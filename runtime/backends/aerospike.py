@@ -4,20 +4,19 @@ Layout, one set per kind of record (all names carry a prefix so deployments can 
 namespace; the connection, retries and indexes are in `aerospike_conn`):
 
 - `<prefix>inst`  one record per instance; compare-and-set by the record generation; finished
-  instances get a TTL (retention). Secondary indexes on workflow, status, outbox and expiry.
-- `<prefix>wait`  one small record per (topic, key, instance): a hot key with tens of thousands of
-  waiters is tens of thousands of small records found through an index, never one giant record.
-- `<prefix>timer` one record per timer, found by a range query on its due time (indexed).
-- `<prefix>early` one record per kept message, with a TTL for its retention.
+  instances get a TTL (retention). Secondary indexes on workflow, status, outbox and expiry. The
+  instance's waits and timers are bins of the same record, indexed too, so the engine writes them
+  with the state in one atomic write (`put_indexed`; layout in `aerospike_index`).
+- `<prefix>early` one record per (topic, key) holding the messages kept for it (`aerospike_early`).
 
-`purge` removes what is past its expiry, as the other stores do; the server's TTL (never less than
-`min_ttl` seconds after the write) removes it as well when nobody purges. Everything else is
-written to never expire, whatever the namespace's default TTL.
+A transition that clears its outbox reads the messages kept for its new listeners in the same
+round trip (one batch). `purge` removes what is past its expiry, as the other stores do; the
+server's TTL (never less than `min_ttl` seconds after the write) removes it as well when nobody
+purges. Everything else is written to never expire, whatever the namespace's default TTL.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 import time
 from collections.abc import Sequence
@@ -28,6 +27,7 @@ import attrs
 from aerospike import exception as aex
 from aerospike import predicates
 from aerospike_helpers import expressions as exp
+from aerospike_helpers.batch import records as br
 from aerospike_helpers.operations import operations as ops
 
 from runtime.backends.aerospike_conn import (
@@ -37,43 +37,43 @@ from runtime.backends.aerospike_conn import (
     Connection,
     Index,
 )
-from runtime.types import DueTimer, EarlyMessage, Page, StoredInstance
+from runtime.backends.aerospike_early import EarlyMessages
+from runtime.backends.aerospike_index import LOW, Correlation, index_ops, ms
+from runtime.types import (
+    DueTimer,
+    EarlyMessage,
+    IndexEffect,
+    Page,
+    SetTimer,
+    StoredInstance,
+    Written,
+)
 
 __all__ = ["AerospikeConfig", "AerospikeStore", "AerospikeStoreError"]
 
-_SEP = "\x1f"
-_LOW, _HIGH = -(2**62), 2**62
-_KINDS = ("inst", "wait", "timer", "early")
+_KINDS = ("inst", "early")
 _INDEXES = (
     Index("inst", "wf", "string"),
     Index("inst", "status", "string"),
     Index("inst", "outbox", "numeric"),
     Index("inst", "exp", "numeric"),
-    Index("wait", "tk", "string"),
-    Index("timer", "due", "numeric"),
-    Index("early", "tk", "string"),
-    Index("early", "exp", "numeric"),
+    Index("inst", "waits", "string", "list"),
+    Index("inst", "tdue", "numeric", "mapvalues"),
+    Index("early", "mexp", "numeric", "mapvalues"),
 )
 _LOST = (aex.RecordGenerationError, aex.RecordExistsError, aex.RecordNotFound)
-_NEAR = 5.0  # next_due asks the index for timers due this soon on every call...
-_FAR_CACHE = 1.0  # ...and looks further at most this often
-
-
-def _ms(seconds: float) -> int:
-    """Index value of a time: whole milliseconds, rounded down, so `a <= b` gives `ms(a) <= ms(b)`;
-    exact comparisons use the float kept beside it."""
-    return math.floor(seconds * 1000.0)
+_LOST_CODES = frozenset({2, 3, 5})  # not found, generation, exists: another writer won
 
 
 class AerospikeStore:
-    """A `runtime.types.Store` over the official client."""
+    """A `runtime.types.Store` over the official client; also a `runtime.types.IndexingStore`."""
 
     def __init__(self, config: AerospikeConfig) -> None:
         self.config = config
         sets = {kind: f"{config.prefix}{kind}" for kind in _KINDS}
         self._conn = Connection(config, sets, _INDEXES)
-        self._arrivals = itertools.count()
-        self._far: tuple[float, float | None] | None = None  # (looked at, earliest timer)
+        self._index = Correlation(self._conn)
+        self._early = EarlyMessages(self._conn, self._ttl)
 
     @classmethod
     def from_url(cls, url: str) -> AerospikeStore:
@@ -114,31 +114,100 @@ class AerospikeStore:
             )
         except aex.RecordNotFound:
             return None
-        return _instance(bins, int(meta["gen"]))
+        return _instance(bins, int(meta["gen"])) if "data" in bins else None
 
     async def put(self, record: StoredInstance, expected_generation: int) -> int | None:
-        c, in_doubt = self._conn, False
+        return await self._write(record, expected_generation, _writes(record))
+
+    async def put_indexed(
+        self,
+        record: StoredInstance,
+        expected_generation: int,
+        index: Sequence[IndexEffect],
+        peek: Sequence[tuple[str, str]] = (),
+    ) -> Written:
+        """`runtime.types.IndexingStore`: the index changes are operations of the record's own
+        write. The kept messages of `peek` are read in the same batch when the write changes no
+        index (their listeners were written before), else right after it."""
+        if any(isinstance(e, SetTimer) for e in index):
+            self._index.timer_set()
+        writes = [*_writes(record), *index_ops(index)]
+        if peek and not index:
+            return await self._write_and_peek(record, expected_generation, writes, peek)
+        gen = await self._write(record, expected_generation, writes)
+        early = await self._early.take_all(peek) if peek and gen is not None else ()
+        return Written(gen, early)
+
+    async def _write(
+        self,
+        record: StoredInstance,
+        expected_generation: int,
+        writes: list[dict[str, Any]],
+        *,
+        in_doubt: bool = False,
+    ) -> int | None:
+        c, doubt = self._conn, in_doubt
 
         def retried() -> None:
-            nonlocal in_doubt
-            in_doubt = True  # an attempt that timed out may have been applied
+            nonlocal doubt
+            doubt = True  # an attempt that timed out may have been applied
 
+        meta, policy = self._cas(record, expected_generation)
+        try:
+            _key, written, _bins = await c.call(
+                f"writing instance {record.id}",
+                c.client.operate,
+                *(c.key("inst", record.id), writes, meta, policy),
+                expect=_LOST,
+                retried=retried,
+            )
+        except _LOST:
+            return await self._own_write(record) if doubt else None
+        return int(written["gen"])
+
+    async def _write_and_peek(
+        self,
+        record: StoredInstance,
+        expected_generation: int,
+        writes: list[dict[str, Any]],
+        peek: Sequence[tuple[str, str]],
+    ) -> Written:
+        """The write and the reads of the messages kept for `peek`, in one batch."""
+        c, doubt = self._conn, False
+
+        def retried() -> None:
+            nonlocal doubt
+            doubt = True
+
+        meta, policy = self._cas(record, expected_generation)
+        reads = [br.Read(self._early.key(t, k), None, read_all_bins=True) for t, k in peek]
+        write = br.Write(c.key("inst", record.id), writes, meta=meta, policy=policy)
+        done = await c.call(
+            f"writing instance {record.id} and reading the messages kept for it",
+            c.client.batch_write,
+            br.BatchRecords([write, *reads]),
+            retried=retried,
+        )
+        wrote, *found = done.batch_records
+        if wrote.result == 0:
+            return Written(int(wrote.record[1]["gen"]), await self._early.found(peek, found))
+        if wrote.result in _LOST_CODES and not (doubt or wrote.in_doubt):
+            return Written(None)
+        # failed, or lost after an attempt that may have landed: the write alone settles it
+        doubt = doubt or bool(wrote.in_doubt)
+        gen = await self._write(record, expected_generation, writes, in_doubt=doubt)
+        return Written(gen, await self._early.take_all(peek) if gen is not None else ())
+
+    def _cas(
+        self, record: StoredInstance, expected_generation: int
+    ) -> tuple[dict[str, int], dict[str, int]]:
+        """(meta, policy) of a write that succeeds only at `expected_generation` (0: absent)."""
         meta: dict[str, int] = {}
         policy = {"ttl": self._ttl(record.expires_at), "exists": aerospike.POLICY_EXISTS_CREATE}
         if expected_generation != 0:
             meta["gen"] = expected_generation
             policy |= {"gen": aerospike.POLICY_GEN_EQ, "exists": aerospike.POLICY_EXISTS_UPDATE}
-        try:
-            _key, written, _bins = await c.call(
-                f"writing instance {record.id}",
-                c.client.operate,
-                *(c.key("inst", record.id), _writes(record), meta, policy),
-                expect=_LOST,
-                retried=retried,
-            )
-        except _LOST:
-            return await self._own_write(record) if in_doubt else None
-        return int(written["gen"])
+        return meta, policy
 
     async def _own_write(self, record: StoredInstance) -> int | None:
         """After a retried write lost: was the write that timed out ours after all?"""
@@ -150,7 +219,8 @@ class AerospikeStore:
     async def list(
         self, workflow: str | None, status: str | None, limit: int, cursor: str | None
     ) -> Page:
-        conditions = [
+        conditions: list[Any] = [exp.BinExists("data")]  # not the waits and timers of `_index`
+        conditions += [
             exp.Eq(exp.StrBin(name), value)
             for name, value in (("wf", workflow), ("status", status))
             if value is not None
@@ -162,9 +232,7 @@ class AerospikeStore:
             predicate = predicates.equals("status", status)
         elif workflow is not None:
             predicate = predicates.equals("wf", workflow)
-        where = None
-        if conditions:
-            where = conditions[0] if len(conditions) == 1 else exp.And(*conditions)
+        where = conditions[0] if len(conditions) == 1 else exp.And(*conditions)
         rows = sorted(
             await self._conn.query("inst", predicate, where=where), key=lambda r: str(r.bins["id"])
         )
@@ -178,94 +246,47 @@ class AerospikeStore:
     # ------------------------------------------------------------------ correlation index
 
     async def add_wait(self, topic: str, key: str, instance_id: str) -> None:
-        tk = f"{topic}{_SEP}{key}"
-        await self._conn.replace("wait", f"{tk}{_SEP}{instance_id}", {"tk": tk, "iid": instance_id})
+        await self._index.add_wait(topic, key, instance_id)
 
     async def remove_wait(self, topic: str, key: str, instance_id: str) -> None:
-        await self._conn.remove("wait", f"{topic}{_SEP}{key}{_SEP}{instance_id}")
+        await self._index.remove_wait(topic, key, instance_id)
 
     async def waiters(self, topic: str, key: str) -> Sequence[str]:
-        match = predicates.equals("tk", f"{topic}{_SEP}{key}")
-        return sorted(str(r.bins["iid"]) for r in await self._conn.query("wait", match, "iid"))
+        return await self._index.waiters(topic, key)
 
     # ------------------------------------------------------------------ timers
 
     async def add_timer(self, timer: DueTimer) -> None:
-        bins = {
-            "iid": timer.instance_id,
-            "tid": timer.timer_id,
-            "due": _ms(timer.due),
-            "duef": float(timer.due),
-        }
-        self._far = None
-        await self._conn.replace("timer", f"{timer.instance_id}{_SEP}{timer.timer_id}", bins)
+        await self._index.add_timer(timer)
 
     async def remove_timer(self, instance_id: str, timer_id: str) -> None:
-        await self._conn.remove("timer", f"{instance_id}{_SEP}{timer_id}")
+        await self._index.remove_timer(instance_id, timer_id)
 
     async def due_timers(self, now: float, limit: int) -> Sequence[DueTimer]:
-        rows = await self._conn.query("timer", predicates.between("due", _LOW, _ms(now)))
-        timers = sorted(
-            (t for t in (_timer(r.bins) for r in rows) if t.due <= now),
-            key=lambda t: (t.due, t.instance_id, t.timer_id),
-        )
-        return timers[:limit]
+        return await self._index.due_timers(now, limit)
 
     async def next_due(self) -> float | None:
-        """Exact for timers due within `_NEAR` seconds, asked on every call; one due later and
-        set by another worker may be seen up to `_FAR_CACHE` seconds late (it is well before it
-        comes near)."""
-        now = time.time()
-        soon = predicates.between("due", _LOW, _ms(now + _NEAR))
-        near = await self._conn.query("timer", soon, "duef")
-        if near:
-            return min(float(r.bins["duef"]) for r in near)
-        if self._far is None or now - self._far[0] > _FAR_CACHE:
-            rows = await self._conn.query("timer", predicates.between("due", _LOW, _HIGH), "duef")
-            self._far = (now, min((float(r.bins["duef"]) for r in rows), default=None))
-        return self._far[1]
+        return await self._index.next_due()
 
     # ------------------------------------------------------------------ early messages
 
     async def add_early(self, message: EarlyMessage) -> None:
-        tk = f"{message.topic}{_SEP}{message.key}"
-        bins = {
-            "tk": tk,
-            "mid": message.message_id,
-            "val": bytearray(message.value),
-            "exp": _ms(message.expires_at),
-            "expf": float(message.expires_at),
-            "at": time.time_ns(),  # arrival order across workers, as far as clocks agree
-            "seq": next(self._arrivals),  # and exactly within this one
-        }
-        user_key = f"{tk}{_SEP}{message.message_id}"
-        await self._conn.create("early", user_key, bins, self._ttl(message.expires_at))
+        await self._early.add(message)
 
     async def take_early(self, topic: str, key: str) -> Sequence[EarlyMessage]:
-        rows = await self._conn.query("early", predicates.equals("tk", f"{topic}{_SEP}{key}"))
-        now = time.time()
-        kept = sorted(
-            (r.bins for r in rows if r.bins["expf"] > now), key=lambda b: (b["at"], b["seq"])
-        )
-        return [
-            EarlyMessage(topic, key, str(b["mid"]), bytes(b["val"]), float(b["expf"])) for b in kept
-        ]
+        return await self._early.take(topic, key)
 
     async def remove_early(self, topic: str, key: str, message_id: str) -> None:
-        await self._conn.remove("early", f"{topic}{_SEP}{key}{_SEP}{message_id}")
+        await self._early.remove(topic, key, message_id)
 
     async def purge(self, now: float) -> int:
-        c, past = self._conn, predicates.between("exp", _LOW, _ms(now))
-        gone = [
-            r.key
-            for kind in ("early", "inst")
-            for r in await c.query(kind, past, "expf")
-            if float(r.bins["expf"]) <= now
-        ]
+        c, past = self._conn, predicates.between("exp", LOW, ms(now))
+        gone = [r.key for r in await c.query("inst", past, "expf") if float(r.bins["expf"]) <= now]
+        dropped = await self._early.purge(now)
         if not gone:
-            return 0
-        result = await c.call("purging expired records", c.client.batch_remove, gone)
-        return sum(1 for r in result.batch_records if r.result == 0)
+            return dropped
+        result = await c.call("purging finished instances", c.client.batch_remove, gone)
+        return dropped + sum(1 for r in result.batch_records if r.result == 0)
 
 
 def _writes(record: StoredInstance) -> list[Any]:
@@ -277,7 +298,7 @@ def _writes(record: StoredInstance) -> list[Any]:
         "data": bytearray(record.data),
         "upd": float(record.updated_at),
         "outbox": int(record.outbox),
-        "exp": aerospike.null() if expires is None else _ms(expires),  # null removes the bin
+        "exp": aerospike.null() if expires is None else ms(expires),  # null removes the bin
         "expf": aerospike.null() if expires is None else float(expires),
     }
     return [ops.write(name, value) for name, value in bins.items()]
@@ -295,7 +316,3 @@ def _instance(bins: dict[str, Any], generation: int) -> StoredInstance:
         outbox=bool(bins["outbox"]),
         expires_at=float(expires) if isinstance(expires, float | int) else None,
     )
-
-
-def _timer(bins: dict[str, Any]) -> DueTimer:
-    return DueTimer(str(bins["iid"]), str(bins["tid"]), float(bins["duef"]))

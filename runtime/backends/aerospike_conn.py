@@ -111,9 +111,10 @@ class Row(NamedTuple):
 
 
 class Index(NamedTuple):
-    kind: str  # which set: "inst", "wait", ...
+    kind: str  # which set: "inst", "early"
     bin: str
     type: str  # "string" or "numeric"
+    collection: str = "default"  # or "list" (each item of a list), "mapvalues" (each map value)
 
 
 class Connection:
@@ -210,6 +211,13 @@ class Connection:
             f" ({code}): {msg}{tail}{hint}"
         )
 
+    def check(self, what: str, result: int, fine: frozenset[int] = frozenset()) -> None:
+        """Raise for the result code of one record of a batch, unless it is 0 or `fine`."""
+        if result != 0 and result not in fine:
+            raise AerospikeStoreError(
+                f"Aerospike at {self.config.where}: {what} failed with result code {result}"
+            )
+
     def key(self, kind: str, user_key: str) -> tuple[str, str, str]:
         return (self.config.namespace, self.sets[kind], user_key)
 
@@ -289,7 +297,7 @@ class Connection:
                 continue
             answers = await self._info(
                 f"sindex-create:namespace={ns};set={self.sets[i.kind]};indexname={name};"
-                f"bin={i.bin};type={i.type}"
+                f"bin={i.bin};type={i.type};indextype={i.collection}"
             )
             if not answers or not answers[0].startswith("ok"):
                 raise AerospikeStoreError(
