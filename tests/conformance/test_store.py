@@ -140,6 +140,17 @@ async def test_with_outbox_lists_pending_records_only(store: Store) -> None:
     assert list(await store.with_outbox(10)) == ["x"]
 
 
+async def test_lists_hold_instances_only(store: Store) -> None:
+    await store.add_wait("T", "k", "a")
+    await store.add_timer(DueTimer("a", "t", 5.0))
+    await store.put(rec("a", outbox=True), 0)
+    await store.add_wait("T", "k", "ghost")
+    await store.add_timer(DueTimer("ghost", "t", 5.0))
+    assert [r.id for r in (await store.list(None, None, 10, None)).items] == ["a"]
+    assert list(await store.with_outbox(10)) == ["a"]
+    assert await store.get("ghost") is None
+
+
 # ------------------------------------------------------------------ correlation index
 
 
