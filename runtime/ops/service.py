@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
-import pkgutil
 import sys
-from collections.abc import Iterator
-from types import ModuleType
 from typing import Any
 
 from attrs import frozen
 
+from runtime.cli.common import CliError, load_app
 from runtime.engine import Engine
 from runtime.ops import logs
 from runtime.ops.hooks import Observers
@@ -37,42 +34,15 @@ class ServeOptions:
     json_logs: bool = False
 
 
-class AppError(LookupError):
-    """The --app target could not be imported or holds no compiled workflow."""
-
-
-def _modules(root: ModuleType) -> Iterator[ModuleType]:
-    yield root
-    for info in pkgutil.walk_packages(getattr(root, "__path__", []), root.__name__ + "."):
-        yield importlib.import_module(info.name)
-
-
-def load_workflows(target: str) -> list[CompiledWorkflow[Any]]:
-    """Every module-level CompiledWorkflow in the module or package `target` (and its submodules)."""
-    try:
-        root = importlib.import_module(target)
-        modules = list(_modules(root))
-    except ImportError as exc:
-        raise AppError(f"--app {target}: cannot import {exc.name or target}: {exc}") from exc
-    found: dict[int, CompiledWorkflow[Any]] = {}
-    for module in modules:
-        for value in vars(module).values():
-            if isinstance(value, CompiledWorkflow):
-                found.setdefault(id(value), value)
-    if not found:
-        raise AppError(f"--app {target}: no compiled workflow found (build one with daggerc build)")
-    return sorted(found.values(), key=lambda wf: wf.name)
-
-
 async def serve(options: ServeOptions) -> int:
-    """Run until SIGINT/SIGTERM; 0 on a clean stop, 1 when the app cannot be loaded."""
+    """Run until SIGINT/SIGTERM; 0 on a clean stop, 2 when the app cannot be loaded (as `worker`)."""
     handler = logs.configure(json_lines=options.json_logs)
     try:
-        workflows = load_workflows(options.app)
-    except AppError as exc:
+        workflows = load_app(options.app)
+    except CliError as exc:
         sys.stderr.write(f"daggerc serve: {exc}\n")
         logs.remove(handler)
-        return 1
+        return exc.code
     try:
         await _serve(options, workflows)
     finally:

@@ -29,8 +29,8 @@ def test_refuses_to_serve_beyond_loopback_without_a_token(
 
 def test_an_app_without_workflows_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["serve", "--app", "json", "--broker", "memory://", "--port", "0"])
-    assert code == 1
-    assert "--app json: no compiled workflow found" in capsys.readouterr().err
+    assert code == 2  # a bad --app is a usage error, as for `daggerc worker`
+    assert "the app 'json' holds no compiled workflow" in capsys.readouterr().err
 
 
 async def test_serve_runs_the_engine_and_the_api_until_sigterm() -> None:
