@@ -80,6 +80,7 @@ class Options:
     only: frozenset[str] = frozenset(SIDES)
     kafka_options: str = ""
     batch: int = 256
+    max_steps: int | None = None
 
 
 @frozen
@@ -123,6 +124,7 @@ async def dagger_same_pattern(options: Options, run: str) -> Measured:
         f"kafka://{options.bootstrap}{options.kafka_options}",
         f"sqlite:///{store}",
         batch_size=options.batch,
+        max_steps=options.max_steps,
         workflows=[compiled.orders],
         observer=seen,
         group=group,
@@ -202,6 +204,7 @@ async def dagger_example(options: Options, run: str) -> Measured:
         f"kafka://{options.bootstrap}{options.kafka_options}",
         f"sqlite:///{store}",
         batch_size=options.batch,
+        max_steps=options.max_steps,
         workflows=[OrderWorkflow],
         group=group,
         observer=seen,
@@ -303,6 +306,9 @@ def parse(argv: Sequence[str] | None) -> Options:
     parser.add_argument("--kafka-options", default="", help="e.g. ?linger_ms=2")
     parser.add_argument("--batch", type=int, default=256, help="engine batch_size")
     parser.add_argument(
+        "--max-steps", type=int, default=None, help="engine max_steps (default: the engine's)"
+    )
+    parser.add_argument(
         "--only", default=",".join(SIDES), help=f"comma-separated subset of {','.join(SIDES)}"
     )
     args = parser.parse_args(argv)
@@ -325,6 +331,7 @@ def parse(argv: Sequence[str] | None) -> Options:
         only,
         args.kafka_options,
         args.batch,
+        args.max_steps,
     )
 
 

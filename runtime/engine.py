@@ -17,9 +17,10 @@ than `max_wait` seconds from now. `shutdown()` is idempotent; leaving the `async
 Decisions worth knowing:
 - `status(id)` of an unknown id is None; `cancel(id)` of an unknown id raises UnknownRunError.
 - Plain (sync) call functions run in a thread pool of `call_threads`; async ones on the loop.
-- At most `max_steps` steps run at once (default 8 on memory/SQLite, where a step is CPU and one
-  shared commit, 256 elsewhere, where a step waits on the network); steps of runs in flight go
-  before new starts. Consumers fetch `batch_size` messages at a time (16 / 256).
+- At most `max_steps` steps run at once (default 8 when both the broker and the store are memory
+  or SQLite, where a step is CPU and one shared commit; 256 when either is remote, Kafka for
+  one, where a step waits on the network); steps of runs in flight go before new starts.
+  Consumers fetch `batch_size` messages at a time (16 / 256).
 - Starting a worker performs every outbox still pending in the store at once (crash recovery);
   while serving it performs those untouched for `recover_after` seconds. A second worker started
   beside a busy one may therefore repeat a few effects: they are at least once, with stable ids.
@@ -56,10 +57,12 @@ from runtime.engine_timers import Housekeeping, Timers
 from runtime.ops.hooks import BaseObserver, EngineObserver
 from runtime.types import (
     MESSAGE_ID_HEADER,
+    Broker,
     Cancel,
     CompiledWorkflow,
     Outgoing,
     Status,
+    Store,
     TopicSpec,
 )
 from runtime.urls import open_backends
@@ -72,6 +75,20 @@ _log = logging.getLogger("dagger.engine")
 
 def _seconds(value: timedelta | float | None) -> float | None:
     return value.total_seconds() if isinstance(value, timedelta) else value
+
+
+def _sized(
+    broker: Broker, store: Store, max_steps: int | None, batch_size: int | None
+) -> tuple[int, int]:
+    """(max_steps, batch_size): the given values, else what suits the backends. On memory or
+    SQLite alone a step is CPU plus one shared commit, so a few at a time keep the loop busy.
+    A step that waits on the network (a Kafka acknowledgement, a remote store) leaves the loop
+    idle unless many run at once; their sends and commits then share requests too."""
+    local = isinstance(broker, MemoryBroker | SqliteBroker) and isinstance(
+        store, MemoryStore | SqliteStore
+    )
+    steps, batch = (8, 16) if local else (256, 256)
+    return max_steps or steps, batch_size or batch
 
 
 class Engine:
@@ -98,9 +115,7 @@ class Engine:
         self.store_url = store_url or url
         self.broker, self.store = open_backends(url, store_url)
         self.registry = Registry.of(workflows)
-        local = isinstance(self.store, MemoryStore | SqliteStore)
-        steps, batch = (8, 16) if local else (256, 256)
-        max_steps, batch_size = max_steps or steps, batch_size or batch
+        max_steps, batch_size = _sized(self.broker, self.store, max_steps, batch_size)
         self._core = Core(
             self.broker,
             self.store,

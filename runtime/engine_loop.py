@@ -74,7 +74,10 @@ async def by_key(batch: Sequence[Incoming], handle: Handler) -> None:
         for rec in records:
             await handle(rec)
 
-    await asyncio.gather(*(in_order(g) for g in groups.values()))
+    if len(groups) == 1:  # no task needed
+        await in_order(next(iter(groups.values())))
+        return
+    await asyncio.gather(*(handle(g[0]) if len(g) == 1 else in_order(g) for g in groups.values()))
 
 
 class Intake:
@@ -119,6 +122,9 @@ class Intake:
         await self._deliver(waiting, MessageArrived(mid, rec.topic, key, message))
 
     async def _deliver(self, waiting: Sequence[str], event: MessageArrived) -> None:
+        if len(waiting) == 1:  # the usual case; a task per delivery costs more than the step
+            await self._core.process(waiting[0], event)
+            return
         await asyncio.gather(*(self._core.process(iid, event) for iid in waiting))
 
     async def dead_letter(self, rec: Incoming, reason: str) -> None:
