@@ -8,6 +8,12 @@ at least once, with stable ids); `instance.applied` makes a redelivered event a 
 Events of one instance are serialised by a lock per instance id inside one engine, so the
 compare-and-set only ever races with other processes. A RunCall stays in the outbox until its
 CallFinished is applied: a call lost in a crash is run again on recovery.
+
+A store that is also an `IndexingStore` (SQLite, Aerospike) takes a step's index changes (waits,
+timers, the removal of the timer that fired) in the same atomic write as the record: they need no
+outbox entry and no round trip of their own, and the clearing write also reads the messages kept
+for the new listeners. Any other store gets each change as a call of its own, after the record,
+from the outbox. A start writes create-only without reading first: an existing run stays as it is.
 """
 
 from __future__ import annotations
