@@ -115,8 +115,8 @@ class KafkaConsumer:
         consumer, self._consumer = self._consumer, None
         if consumer is None:
             return
-        await self._stop_committer()
         try:
+            await self._stop_committer()
             await self._flush(consumer)
         except KafkaError as e:
             log.warning("consumer group %r: last commit failed on close: %s", self.group, e)
