@@ -1,7 +1,8 @@
 """dagger over Kafka against the raw aiokafka limit, in one run on one broker.
 
     .venv/bin/python -m bench.kafka [--bootstrap 127.0.0.1:9092] [--n 3000] [--raw-n 30000]
-        [--only raw,orders2,example] [--kafka-options '?linger_ms=2'] [--batch 256] [--profile FILE]
+        [--only raw,orders2,example] [--kafka-options '?linger_ms=2'] [--batch 256]
+        [--max-steps 64] [--profile FILE]
 
 1. raw: `bench.contenders.kafka_raw_echo` (plain aiokafka, no engine): a command is produced, a
    service replies, a consumer reacts and produces the next command, a service replies, the
@@ -17,8 +18,10 @@ Each runs a warm-up burst, then N orders started at once (raw: `--raw-n`: at N i
 quickly to time). Figures as in `bench.contenders.common`: workflows/s = N / (last completion -
 first start); step latency p50/p99 from the payment reply leaving the service to the next command
 (SHIPPING, FULFILLMENT) reaching it, so a big burst queues; and the CPU time this process spent per
-workflow. The engines take `--kafka-options` (the `kafka://` URL's query) and `--batch`
-(`Engine(batch_size=...)`). `--profile FILE` runs dagger's Orders2 burst under cProfile.
+workflow, and the Kafka requests it sent per workflow (produce, fetch, offset commit). The engines
+take `--kafka-options` (the `kafka://` URL's query), `--batch` (`Engine(batch_size=...)`) and
+`--max-steps` (`Engine(max_steps=...)`; default: the engine's own sizing). `--profile FILE` runs
+dagger's Orders2 burst under cProfile.
 
 Needs `daggerc build bench/workloads --out bench/generated` once (what `make bench` runs). The
 order example's topics are shared with the tests: its engine and services join with consumer
@@ -37,11 +40,13 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.conn import AIOKafkaConnection
 from aiokafka.structs import TopicPartition
 from attrs import frozen
 
@@ -87,16 +92,35 @@ class Options:
 class Measured:
     figures: Figures
     cpu_s: float  # CPU time of this process during the measured burst
+    requests: Mapping[str, int]  # Kafka requests this process sent during it, by kind
 
 
 async def measured(burst: Burst, run: str, n: int, profile: Path | None = None) -> Measured:
     """A warm-up burst, then the measured one (under cProfile when `profile` names a file)."""
     await burst(f"{run}.warmup", min(WARMUP_N, n))
-    with profiled(profile):
+    with profiled(profile), counting_requests() as requests:
         cpu = time.process_time()
         figures = await burst(f"{run}.run", n)
         cpu = time.process_time() - cpu
-    return Measured(figures, cpu)
+    return Measured(figures, cpu, dict(requests))
+
+
+@contextlib.contextmanager
+def counting_requests() -> Iterator[Counter[str]]:
+    """Counts the requests this process sends to Kafka while the block runs, by kind
+    (Produce, Fetch, OffsetCommit...): how well sends, fetches and commits are batched."""
+    counts: Counter[str] = Counter()
+    original = AIOKafkaConnection.send
+
+    def send(conn: object, request: object, expect_response: bool = True) -> object:
+        counts[type(request).__name__.partition("Request")[0]] += 1
+        return original(conn, request, expect_response)
+
+    AIOKafkaConnection.send = send
+    try:
+        yield counts
+    finally:
+        AIOKafkaConnection.send = original
 
 
 # --------------------------------------------------------------------------- raw aiokafka
@@ -264,10 +288,13 @@ def profiled(out: Path | None) -> Iterator[None]:
 def line(name: str, m: Measured) -> str:
     f = m.figures
     lost = f" ({f.n - f.completed} lost)" if f.completed < f.n else ""
+    per = max(f.completed, 1)
+    kinds = ("Produce", "Fetch", "OffsetCommit")
+    requests = ", ".join(f"{k} {m.requests.get(k, 0) / per:.3f}" for k in kinds)
     return (
         f"{name:<40} {f.wf_per_s:>7,.0f} workflows/s ({f.completed:,} in {f.seconds:.2f} s{lost}, "
-        f"{m.cpu_s / max(f.completed, 1) * 1000:.2f} ms CPU each)  "
-        f"step p50 {f.p50_ms:.1f} ms  p99 {f.p99_ms:.1f} ms"
+        f"{m.cpu_s / per * 1000:.2f} ms CPU each)  "
+        f"step p50 {f.p50_ms:.1f} ms  p99 {f.p99_ms:.1f} ms  requests each: {requests}"
     )
 
 
