@@ -21,7 +21,7 @@ from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from typing import Any, TextIO
 
-from attrs import asdict, evolve, frozen
+from attrs import evolve, frozen
 
 FIELDS = ("instance_id", "workflow", "node", "event_id")
 
@@ -36,7 +36,7 @@ class LogFields:
     event_id: str | None = None
 
     def present(self) -> dict[str, str]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        return {k: v for k in FIELDS if (v := getattr(self, k)) is not None}
 
 
 _current: contextvars.ContextVar[LogFields] = contextvars.ContextVar(
@@ -53,8 +53,13 @@ def instance_context(
     event_id: str | None = None,
 ) -> Iterator[LogFields]:
     """Within the block, records carry these fields (merged over any outer context)."""
-    given = LogFields(instance_id, workflow, node, event_id).present()
-    fields = evolve(_current.get(), **given)
+    outer = _current.get()
+    fields = LogFields(
+        instance_id if instance_id is not None else outer.instance_id,
+        workflow if workflow is not None else outer.workflow,
+        node if node is not None else outer.node,
+        event_id if event_id is not None else outer.event_id,
+    )
     token = _current.set(fields)
     try:
         yield fields

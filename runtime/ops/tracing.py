@@ -45,6 +45,12 @@ def _propagator() -> Any:
     return TraceContextTextMapPropagator()
 
 
+def _recording(trace: ModuleType) -> bool:
+    """True when an SDK tracer provider is installed (the API alone records nothing)."""
+    provider = trace.get_tracer_provider()
+    return not isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider)
+
+
 def enabled() -> bool:
     """True when opentelemetry-api is importable."""
     return _otel() is not None
@@ -61,8 +67,8 @@ def span(
 ) -> Iterator[None]:
     """Run the block in a span whose parent is the trace context found in `headers`, if any."""
     trace = _otel()
-    if trace is None:
-        yield
+    if trace is None or not (_recording(trace) or any(k == TRACE_HEADER for k, _ in headers)):
+        yield  # nothing would be recorded and no context would flow on: skip the span
         return
     parent = _propagator().extract(_carrier(headers))
     tracer = trace.get_tracer(_TRACER_NAME)
