@@ -100,7 +100,7 @@ class Core:
         self.retention = retention
         self.locks = Locks()
         self.slots = Slots(max_steps)
-        self._decoded = DecodedRecords()
+        self._decoded = DecodedRecords(32_768)
         self.calls: CallLauncher | None = None
         self.timer_set: Callable[[float], None] = lambda due: None
         self._unit, self._in_one_unit = unit_of_work(broker, store)

@@ -17,18 +17,14 @@ import contextvars
 import json
 import logging
 import sys
-from collections.abc import Iterator, MutableMapping
-from contextlib import contextmanager
-from typing import Any, TextIO
-
-from attrs import evolve, frozen
+from collections.abc import MutableMapping
+from typing import Any, NamedTuple, TextIO
 
 FIELDS = ("instance_id", "workflow", "node", "event_id")
 
 
-@frozen
-class LogFields:
-    """What a log line says about the instance it concerns."""
+class LogFields(NamedTuple):
+    """What a log line says about the instance it concerns (a tuple: made on every step)."""
 
     instance_id: str | None = None
     workflow: str | None = None
@@ -41,30 +37,39 @@ class LogFields:
 
 _current: contextvars.ContextVar[LogFields] = contextvars.ContextVar(
     "dagger_log_fields",
-    default=LogFields(),  # noqa: B039 -- LogFields is frozen, so sharing the default is safe
+    default=LogFields(),  # noqa: B039 -- LogFields is a tuple, so sharing the default is safe
 )
 
 
-@contextmanager
-def instance_context(
-    instance_id: str | None = None,
-    workflow: str | None = None,
-    node: str | None = None,
-    event_id: str | None = None,
-) -> Iterator[LogFields]:
-    """Within the block, records carry these fields (merged over any outer context)."""
-    outer = _current.get()
-    fields = LogFields(
-        instance_id if instance_id is not None else outer.instance_id,
-        workflow if workflow is not None else outer.workflow,
-        node if node is not None else outer.node,
-        event_id if event_id is not None else outer.event_id,
-    )
-    token = _current.set(fields)
-    try:
-        yield fields
-    finally:
-        _current.reset(token)
+class instance_context:
+    """Within the block, records carry these fields (merged over any outer context). A small
+    class rather than a generator: the engine enters one for every step."""
+
+    __slots__ = ("_fields", "_token")
+
+    def __init__(
+        self,
+        instance_id: str | None = None,
+        workflow: str | None = None,
+        node: str | None = None,
+        event_id: str | None = None,
+    ) -> None:
+        outer = _current.get()
+        self._fields = LogFields(
+            instance_id if instance_id is not None else outer.instance_id,
+            workflow if workflow is not None else outer.workflow,
+            node if node is not None else outer.node,
+            event_id if event_id is not None else outer.event_id,
+        )
+        self._token: contextvars.Token[LogFields] | None = None
+
+    def __enter__(self) -> LogFields:
+        self._token = _current.set(self._fields)
+        return self._fields
+
+    def __exit__(self, *exc: object) -> None:
+        if self._token is not None:
+            _current.reset(self._token)
 
 
 class ContextFilter(logging.Filter):
@@ -86,7 +91,7 @@ class InstanceLogger(logging.LoggerAdapter[logging.Logger]):
 
     def bind(self, *, node: str | None = None, event_id: str | None = None) -> InstanceLogger:
         changes = LogFields(node=node, event_id=event_id).present()
-        return InstanceLogger(self.logger, evolve(self.fields, **changes))
+        return InstanceLogger(self.logger, self.fields._replace(**changes))
 
     def process(
         self, msg: Any, kwargs: MutableMapping[str, Any]

@@ -12,8 +12,9 @@ headers, and adds `inject(headers)` to each message it sends inside that span.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from types import ModuleType
 from typing import Any
 
@@ -45,10 +46,18 @@ def _propagator() -> Any:
     return TraceContextTextMapPropagator()
 
 
+_checked = [0.0, 0.0]  # [when the provider was last looked at, 1.0 if it records]
+
+
 def _recording(trace: ModuleType) -> bool:
-    """True when an SDK tracer provider is installed (the API alone records nothing)."""
-    provider = trace.get_tracer_provider()
-    return not isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider)
+    """True when an SDK tracer provider is installed (the API alone records nothing). Looked up
+    at most once a second: the lookup reads the environment, too slow for every message."""
+    now = time.monotonic()
+    if now - _checked[0] > 1.0:
+        provider = trace.get_tracer_provider()
+        recording = not isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider)
+        _checked[:] = [now, 1.0 if recording else 0.0]
+    return _checked[1] == 1.0
 
 
 def enabled() -> bool:
@@ -61,15 +70,25 @@ def _carrier(headers: Headers) -> dict[str, str]:
     return {k: v.decode("latin-1") for k, v in headers if k in wanted}
 
 
-@contextmanager
+_NO_SPAN: AbstractContextManager[None] = nullcontext()
+
+
 def span(
     name: str, *, headers: Headers = (), attributes: Attributes | None = None
-) -> Iterator[None]:
-    """Run the block in a span whose parent is the trace context found in `headers`, if any."""
+) -> AbstractContextManager[None]:
+    """Run the block in a span whose parent is the trace context found in `headers`, if any.
+    When nothing would record it and no context would flow on, a shared no-op (every message
+    goes through here)."""
     trace = _otel()
-    if trace is None or not (_recording(trace) or any(k == TRACE_HEADER for k, _ in headers)):
-        yield  # nothing would be recorded and no context would flow on: skip the span
-        return
+    if trace is None or not (any(k == TRACE_HEADER for k, _ in headers) or _recording(trace)):
+        return _NO_SPAN
+    return _span(trace, name, headers, attributes)
+
+
+@contextmanager
+def _span(
+    trace: ModuleType, name: str, headers: Headers, attributes: Attributes | None
+) -> Iterator[None]:
     parent = _propagator().extract(_carrier(headers))
     tracer = trace.get_tracer(_TRACER_NAME)
     kind = trace.SpanKind.CONSUMER if headers else trace.SpanKind.INTERNAL
