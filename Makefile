@@ -31,8 +31,9 @@ test-unit: install
 	$(BIN)/pytest -m "not kafka"
 
 # The whole suite: starts Kafka, runs every test, stops Kafka even when a test fails.
-# A broker that was already running (`make kafka-up`) is left running.
-test: install
+# Lint and types first, then the suite. A broker that was already running (`make kafka-up`)
+# is left running.
+test: install check
 	@if bash scripts/kafka.sh status >/dev/null 2>&1; then started=0; else started=1; fi; \
 		bash scripts/kafka.sh up || exit $$?; \
 		status=0; DAGGER_KAFKA_BOOTSTRAP=127.0.0.1:$(KAFKA_PORT) $(BIN)/pytest || status=$$?; \
