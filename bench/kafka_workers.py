@@ -1,0 +1,268 @@
+"""dagger over Kafka with one, then two `daggerc worker` processes, in one run on one broker.
+
+    .venv/bin/python -m bench.kafka_workers [--bootstrap 127.0.0.1:9092] [--n 6000]
+        [--workers 1,2] [--store sqlite|aerospike]
+
+The workload is bench.kafka's Orders2 (PAYMENT then SHIPPING, each a command and its listener).
+For each worker count, `daggerc worker --app bench.generated` processes join one consumer group
+and share one store (a fresh SQLite file per count; or, with `--store aerospike` and
+DAGGER_AEROSPIKE_HOSTS set, aerospike://HOST/test with a prefix of this run's own). This process
+is the driver: it starts the N orders at once (writing to the same store, as a client does), plays
+the payment and shipping services through `engine.subscribe` on an engine of its own that runs no
+workflow, and reads completions from the store.
+
+Figures as in `bench.contenders.common`: workflows/s = N / (last completion, the run's stored
+`updated_at` - just before the first start); step latency p50/p99 from the payment reply leaving
+the service to the SHIPPING command reaching it. Each count gets a warm-up burst first. The driver
+shares the machine's cores with the workers and the broker, which bounds what a second worker
+can add.
+
+Needs `daggerc build bench/workloads --out bench/generated` once (what `make bench` runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
+
+from aiokafka.admin import AIOKafkaAdminClient
+from attrs import frozen
+
+from bench.contenders import dagger_side
+from bench.contenders.common import Figures, Tracker
+from bench.contenders.embedded import fresh_database
+from bench.contenders.topics import reset_topics
+from bench.kafka import at_end
+from bench.workloads.orders2 import Order, OrderId
+from runtime import Engine, Status
+from runtime.engine_registry import HANDOFF_TOPIC
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKER_GROUP = "dagger.engine"  # what `daggerc worker` joins
+WARMUP_N = 300
+POLL_S = 0.5
+STALL_S = 30.0
+STOP_TIMEOUT_S = 30.0
+JOIN_TIMEOUT_S = 60.0
+
+
+@frozen
+class Options:
+    bootstrap: str
+    n: int
+    counts: tuple[int, ...]
+    store: str  # "sqlite" or "aerospike"
+    workdir: Path
+
+
+@frozen
+class Result:
+    workers: int
+    figures: Figures
+
+
+# --------------------------------------------------------------------------- worker processes
+
+
+@contextlib.contextmanager
+def worker_processes(count: int, options: Options, store: str) -> Iterator[None]:
+    """`count` `daggerc worker` processes; SIGTERM (then SIGKILL) at the end of the block."""
+    daggerc = str(Path(sys.executable).parent / "daggerc")
+    argv = [daggerc, "worker", "--app", "bench.generated", "--broker"]
+    argv += [f"kafka://{options.bootstrap}", "--store", store, "--log-level", "WARNING"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    started: list[subprocess.Popen[bytes]] = []
+    try:
+        for i in range(count):
+            with open(options.workdir / f"worker{count}-{i}.err", "wb") as err:
+                started.append(subprocess.Popen(argv, cwd=ROOT, env=env, stderr=err))
+        yield
+    finally:
+        for p in started:
+            p.send_signal(signal.SIGTERM)
+        for p in started:
+            try:
+                p.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+async def joined(bootstrap: str, count: int) -> None:
+    """Wait until the workers' group is stable with `count` members, so no rebalance falls into
+    the measured burst."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    deadline = time.monotonic() + JOIN_TIMEOUT_S
+    try:
+        while time.monotonic() < deadline:
+            described = await admin.describe_consumer_groups([WORKER_GROUP])
+            group = described[0].groups[0]  # (error, name, state, protocol type, protocol, members)
+            if group[2] == "Stable" and len(group[5]) == count:
+                return
+            await asyncio.sleep(POLL_S)
+    finally:
+        await admin.close()
+    raise TimeoutError(f"{count} worker(s) did not join group {WORKER_GROUP} in {JOIN_TIMEOUT_S} s")
+
+
+def store_url(options: Options, run: str, count: int) -> str:
+    if options.store == "aerospike":
+        host = os.environ["DAGGER_AEROSPIKE_HOSTS"].split(",")[0]
+        return f"aerospike://{host}/test?prefix=bw{run}{count}_"
+    return f"sqlite:///{fresh_database(options.workdir, f'workers-{count}.db')}"
+
+
+# --------------------------------------------------------------------------- the driver
+
+
+@contextlib.asynccontextmanager
+async def services(
+    options: Options, compiled: dagger_side.Compiled, run: str
+) -> AsyncIterator[dagger_side.Completions]:
+    """Payment and shipping, answering through an engine that runs no workflow (its store is
+    its own, in memory); the Completions' tracker takes their observations."""
+    seen = dagger_side.Completions(compiled.orders.name)
+    group = await at_end_of(options, f"bench-workers-{run}.driver", [HANDOFF_TOPIC])
+    engine = Engine(f"kafka://{options.bootstrap}", "memory://", group=group)
+    async with engine:
+        dagger_side.DaggerBench(engine, compiled, seen).subscribe_services(group_prefix=group)
+        async with dagger_side.running(engine):
+            yield seen
+
+
+async def at_end_of(options: Options, group: str, topics: Sequence[str]) -> str:
+    probe = Engine(f"kafka://{options.bootstrap}", "memory://")
+    return await at_end(probe, group, topics)
+
+
+async def burst(
+    client: Engine,
+    compiled: dagger_side.Compiled,
+    seen: dagger_side.Completions,
+    phase: str,
+    n: int,
+) -> Figures:
+    tracker = seen.tracker = Tracker(phase, n)
+    began = time.time()
+    tracker.start_clock()
+    orders = [Order(OrderId(o), 1250) for o in tracker.order_ids()]
+    await asyncio.gather(*(client.start(compiled.orders, o) for o in orders))
+    done, last = await completions(client, compiled, phase, n)
+    steps = tracker.figures()
+    return Figures(n, done, max(last - began, 1e-9), steps.p50_ms, steps.p99_ms)
+
+
+async def completions(
+    client: Engine, compiled: dagger_side.Compiled, phase: str, n: int
+) -> tuple[int, float]:
+    """Poll the store until the burst's N runs completed or none completed for STALL_S;
+    returns how many did and the latest completion time (epoch seconds)."""
+    seen, moved_at = -1, time.monotonic()
+    while True:
+        done, last = await completed(client, compiled, phase)
+        if done != seen:
+            seen, moved_at = done, time.monotonic()
+        if done >= n or time.monotonic() - moved_at > STALL_S:
+            return done, last
+        sys.stderr.write(f"{phase}: {done}/{n}\n")
+        await asyncio.sleep(POLL_S)
+
+
+async def completed(
+    client: Engine, compiled: dagger_side.Compiled, phase: str
+) -> tuple[int, float]:
+    prefix = f"{compiled.orders.name}:{phase}-"
+    done, last, cursor = 0, 0.0, None
+    while True:
+        page = await client.list(
+            workflow=compiled.orders, status=Status.COMPLETED, limit=1000, cursor=cursor
+        )
+        for item in page.items:
+            if item.id.startswith(prefix):
+                done, last = done + 1, max(last, item.updated_at)
+        if page.next is None:
+            return done, last
+        cursor = page.next
+
+
+async def with_workers(
+    options: Options, compiled: dagger_side.Compiled, run: str, count: int
+) -> Result:
+    await reset_topics(options.bootstrap, compiled.topics)
+    store = store_url(options, run, count)
+    client = Engine(f"kafka://{options.bootstrap}", store, workflows=[compiled.orders])
+    async with services(options, compiled, run) as seen, client:
+        with worker_processes(count, options, store):
+            await joined(options.bootstrap, count)
+            await burst(client, compiled, seen, f"w{count}{run}.warmup", min(WARMUP_N, options.n))
+            figures = await burst(client, compiled, seen, f"w{count}{run}.run", options.n)
+    return Result(count, figures)
+
+
+# --------------------------------------------------------------------------- report
+
+
+def table(results: Sequence[Result], options: Options) -> str:
+    rows = [f"Orders2 over Kafka at {options.bootstrap}, N={options.n}, store {options.store}"]
+    rows.append(
+        f"{'workers':>7}  {'wf/s':>7}  {'seconds':>7}  {'lost':>5}  {'p50 ms':>7}  {'p99 ms':>8}"
+    )
+    for r in results:
+        f = r.figures
+        rows.append(
+            f"{r.workers:>7}  {f.wf_per_s:>7,.0f}  {f.seconds:>7.2f}  {f.n - f.completed:>5}  "
+            f"{f.p50_ms:>7.1f}  {f.p99_ms:>8.1f}"
+        )
+    rate = {r.workers: r.figures.wf_per_s for r in results}
+    if 1 in rate and 2 in rate:
+        rows.append(f"ratio 2 workers / 1 worker: {rate[2] / max(rate[1], 1e-9):.2f}")
+    return "\n".join(rows)
+
+
+async def measure(options: Options) -> None:
+    compiled = dagger_side.load_compiled()
+    run = uuid.uuid4().hex[:6]
+    results = [await with_workers(options, compiled, run, c) for c in options.counts]
+    print(table(results, options), flush=True)
+
+
+def parse(argv: Sequence[str] | None) -> Options:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--bootstrap", default="127.0.0.1:9092", help="Kafka host:port")
+    parser.add_argument("--n", type=int, default=6000, help="orders per measured burst")
+    parser.add_argument("--workers", default="1,2", help="worker counts, e.g. 1,2")
+    parser.add_argument("--store", choices=("sqlite", "aerospike"), default="sqlite")
+    parser.add_argument("--workdir", type=Path, default=None, help="SQLite files and worker logs")
+    args = parser.parse_args(argv)
+    if args.n < 1:
+        parser.error(f"--n must be at least 1 (got {args.n})")
+    try:
+        counts = tuple(int(c) for c in args.workers.split(","))
+    except ValueError:
+        parser.error(f"--workers takes counts like 1,2 (got {args.workers!r})")
+    if not counts or min(counts) < 1:
+        parser.error(f"--workers takes counts of at least 1 (got {args.workers!r})")
+    if args.store == "aerospike" and not os.environ.get("DAGGER_AEROSPIKE_HOSTS"):
+        parser.error("--store aerospike needs DAGGER_AEROSPIKE_HOSTS (e.g. 127.0.0.1:3000)")
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="dagger-kafka-workers-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    return Options(args.bootstrap, args.n, counts, args.store, workdir)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    asyncio.run(measure(parse(argv)))
+
+
+if __name__ == "__main__":
+    main()
