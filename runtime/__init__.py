@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         RunSummary,
         UnknownRunError,
         UnknownWorkflowError,
+        UnreadableRunError,
     )
     from runtime.types import CompiledWorkflow, DecodeError, Status, TopicSpec
     from runtime.urls import UrlError
@@ -40,6 +41,7 @@ __all__ = [
     "TopicSpec",
     "UnknownRunError",
     "UnknownWorkflowError",
+    "UnreadableRunError",
     "UrlError",
 ]
 

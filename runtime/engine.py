@@ -48,6 +48,7 @@ from runtime.engine_api import (
     RunStatus,
     RunSummary,
     UnknownRunError,
+    UnreadableRunError,
 )
 from runtime.engine_calls import Calls
 from runtime.engine_core import Core
@@ -61,6 +62,7 @@ from runtime.types import (
     Broker,
     Cancel,
     CompiledWorkflow,
+    DecodeError,
     Outgoing,
     Status,
     Store,
@@ -277,7 +279,10 @@ class Engine:
     async def status(self, run_id: str) -> RunStatus[Any] | None:
         """Everything known about a run; None when no run has this id."""
         self._require_open()
-        loaded = await self._core.load(run_id)
+        try:
+            loaded = await self._core.load(run_id)
+        except DecodeError as exc:
+            raise UnreadableRunError(f"run {run_id!r} cannot be read: {exc}") from exc
         if loaded is None:
             return None
         wf, _stored, instance, outbox = loaded

@@ -23,6 +23,11 @@ class UnknownWorkflowError(EngineError, LookupError):
     """A workflow name the engine was not given (`Engine(..., workflows=[...])`)."""
 
 
+class UnreadableRunError(EngineError):
+    """A stored run this engine cannot read: recorded by another version of its workflow (the
+    workflow was recompiled since) or not a record of this engine at all."""
+
+
 class ConflictError(EngineError):
     """Compare-and-set kept losing to other writers: something else rewrites this run in a loop."""
 

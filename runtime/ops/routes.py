@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from runtime.engine_api import RunStatus
+from runtime.engine_api import RunStatus, UnreadableRunError
 from runtime.ops.errors import ApiError, json_response
 from runtime.ops.metrics import CONTENT_TYPE, Metrics
 from runtime.ops.source import OpsSource
@@ -85,7 +85,12 @@ class Api:
         return topics[name]
 
     async def _instance(self, instance_id: str) -> RunStatus[Any]:
-        instance = await self._source.status(instance_id)
+        try:
+            instance = await self._source.status(instance_id)
+        except UnreadableRunError as exc:
+            raise ApiError(
+                409, "unreadable instance", {"id": instance_id, "why": str(exc)}
+            ) from exc
         if instance is None:
             raise ApiError(404, "unknown instance", {"id": instance_id})
         return instance

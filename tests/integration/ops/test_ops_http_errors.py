@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
-from runtime.ops.server import UnsafeBinding, check_binding, is_loopback, resolve_token
+import aiohttp
+import pytest
+from attrs import evolve
+
+from runtime import Engine
+from runtime.ops.http import create_app
+from runtime.ops.server import HttpServer, UnsafeBinding, check_binding, is_loopback, resolve_token
+from runtime.ops.source import EngineSource
 
 from .conftest import Served
+from .parcels import Parcel, ParcelWorkflow
 from .test_ops_http import call, start
 
 START = "/api/workflows/ParcelWorkflow/instances"
@@ -117,3 +125,19 @@ def test_serving_beyond_loopback_needs_a_token(monkeypatch: pytest.MonkeyPatch) 
     assert resolve_token("flag") == "flag"
     monkeypatch.setenv("DAGGER_TOKEN", "")
     assert resolve_token(None) is None
+
+
+async def test_a_run_of_another_workflow_version_is_a_409_that_says_why(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'versions.db'}"
+    async with Engine(url, workflows=[ParcelWorkflow]) as engine:
+        run = await engine.start(ParcelWorkflow, Parcel(parcel_id="P1", amount=5))
+    rebuilt = evolve(ParcelWorkflow, version="rebuilt")  # recompiled since the run started
+    async with (
+        Engine(url, workflows=[rebuilt]) as engine,
+        HttpServer(create_app(EngineSource(engine)), port=0) as server,
+        aiohttp.ClientSession() as http,
+        http.get(f"{server.url}/api/instances/{run.id}") as response,
+    ):
+        answer = await response.json()
+    assert (response.status, answer["error"]) == (409, "unreadable instance")
+    assert "version rebuilt" in answer["detail"]["why"], answer

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from attrs import evolve
 
-from runtime import Engine, EngineError, Status, UnknownWorkflowError, UrlError
+from runtime import Engine, EngineError, Status, UnknownWorkflowError, UnreadableRunError, UrlError
 from runtime.types import Outgoing
 
 from .flows import Doc, Msg, call, command, listen, process, topic, workflow
@@ -177,3 +177,15 @@ async def test_runs_of_workflows_it_does_not_serve_are_left_alone(tmp_path: Path
         await owner.run(until_idle=True)
         status = await owner.status(run.id)
     assert status is not None and status.status is Status.COMPLETED
+
+
+async def test_a_run_recorded_by_another_version_is_reported_not_crashed(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'versions.db'}"
+    async with Engine(url, workflows=[PING]) as engine:
+        run = await engine.start(PING, Doc("old"))
+    recompiled = evolve(PING, version="v2")  # the workflow was rebuilt since the run started
+    async with Engine(url, workflows=[recompiled]) as engine:
+        with pytest.raises(UnreadableRunError) as caught:
+            await engine.status(run.id)
+    message = str(caught.value)
+    assert "Ping version v1" in message and "Ping version v2" in message, message
