@@ -3,19 +3,16 @@
     .venv/bin/python -m bench.kafka_workers [--bootstrap 127.0.0.1:9092] [--n 6000]
         [--workers 1,2] [--store sqlite|aerospike]
 
-The workload is bench.kafka's Orders2 (PAYMENT then SHIPPING, each a command and its listener).
-For each worker count, `daggerc worker --app bench.generated` processes join one consumer group
-and share one store (a fresh SQLite file per count; or, with `--store aerospike` and
-DAGGER_AEROSPIKE_HOSTS set, aerospike://HOST/test with a prefix of this run's own). This process
-is the driver: it starts the N orders at once (writing to the same store, as a client does), plays
-the payment and shipping services through `engine.subscribe` on an engine of its own that runs no
-workflow, and reads completions from the store.
+Orders2 (bench.kafka's workload). Per worker count, `daggerc worker --app bench.generated`
+processes join one consumer group and share one store: a fresh SQLite file, or with `--store
+aerospike` aerospike://$DAGGER_AEROSPIKE_HOSTS/test under a prefix of the run's own. This process
+is the driver: it starts the N orders at once as a client does (same store), plays the services
+through `engine.subscribe` on an engine that runs no workflow, and polls the store for completions.
 
-Figures as in `bench.contenders.common`: workflows/s = N / (last completion, the run's stored
-`updated_at` - just before the first start); step latency p50/p99 from the payment reply leaving
-the service to the SHIPPING command reaching it. Each count gets a warm-up burst first. The driver
-shares the machine's cores with the workers and the broker, which bounds what a second worker
-can add.
+Figures as in `bench.contenders.common`: workflows/s = N / (latest stored `updated_at` of a
+completed run - just before the first start); step latency p50/p99 from the payment reply leaving
+the service to the SHIPPING command reaching it; CPU per workflow of the driver and of all workers.
+A warm-up burst runs first. The driver and the broker share the machine's cores with the workers.
 
 Needs `daggerc build bench/workloads --out bench/generated` once (what `make bench` runs).
 """
@@ -40,6 +37,7 @@ from attrs import frozen
 
 from bench.contenders import dagger_side
 from bench.contenders.common import Figures, Tracker
+from bench.contenders.dagger_side import Completions
 from bench.contenders.embedded import fresh_database
 from bench.contenders.topics import reset_topics
 from bench.kafka import at_end
@@ -54,6 +52,7 @@ POLL_S = 0.5
 STALL_S = 30.0
 STOP_TIMEOUT_S = 30.0
 JOIN_TIMEOUT_S = 60.0
+WIDTHS = (7, 6, 7, 4, 7, 8, 17, 7)  # the report's columns
 
 
 @frozen
@@ -69,13 +68,15 @@ class Options:
 class Result:
     workers: int
     figures: Figures
+    driver_cpu_s: float  # CPU time of this process (starts, services, polling) in the burst
+    workers_cpu_s: float  # CPU time of all worker processes together in the burst
 
 
 # --------------------------------------------------------------------------- worker processes
 
 
 @contextlib.contextmanager
-def worker_processes(count: int, options: Options, store: str) -> Iterator[None]:
+def worker_processes(count: int, options: Options, store: str) -> Iterator[list[int]]:
     """`count` `daggerc worker` processes; SIGTERM (then SIGKILL) at the end of the block."""
     daggerc = str(Path(sys.executable).parent / "daggerc")
     argv = [daggerc, "worker", "--app", "bench.generated", "--broker"]
@@ -86,7 +87,7 @@ def worker_processes(count: int, options: Options, store: str) -> Iterator[None]
         for i in range(count):
             with open(options.workdir / f"worker{count}-{i}.err", "wb") as err:
                 started.append(subprocess.Popen(argv, cwd=ROOT, env=env, stderr=err))
-        yield
+        yield [p.pid for p in started]
     finally:
         for p in started:
             p.send_signal(signal.SIGTERM)
@@ -133,67 +134,58 @@ async def services(
     """Payment and shipping, answering through an engine that runs no workflow (its store is
     its own, in memory); the Completions' tracker takes their observations."""
     seen = dagger_side.Completions(compiled.orders.name)
-    group = await at_end_of(options, f"bench-workers-{run}.driver", [HANDOFF_TOPIC])
+    group = f"bench-workers-{run}.driver"
     engine = Engine(f"kafka://{options.bootstrap}", "memory://", group=group)
+    await at_end(engine, group, [HANDOFF_TOPIC])
     async with engine:
         dagger_side.DaggerBench(engine, compiled, seen).subscribe_services(group_prefix=group)
         async with dagger_side.running(engine):
             yield seen
 
 
-async def at_end_of(options: Options, group: str, topics: Sequence[str]) -> str:
-    probe = Engine(f"kafka://{options.bootstrap}", "memory://")
-    return await at_end(probe, group, topics)
+class Driver:
+    """Starts bursts of Orders2 as a client does, and reads their completions from the store."""
 
+    def __init__(self, client: Engine, compiled: dagger_side.Compiled, seen: Completions) -> None:
+        self.client = client
+        self.workflow = compiled.orders
+        self.seen = seen
 
-async def burst(
-    client: Engine,
-    compiled: dagger_side.Compiled,
-    seen: dagger_side.Completions,
-    phase: str,
-    n: int,
-) -> Figures:
-    tracker = seen.tracker = Tracker(phase, n)
-    began = time.time()
-    tracker.start_clock()
-    orders = [Order(OrderId(o), 1250) for o in tracker.order_ids()]
-    await asyncio.gather(*(client.start(compiled.orders, o) for o in orders))
-    done, last = await completions(client, compiled, phase, n)
-    steps = tracker.figures()
-    return Figures(n, done, max(last - began, 1e-9), steps.p50_ms, steps.p99_ms)
+    async def burst(self, phase: str, n: int) -> Figures:
+        tracker = self.seen.tracker = Tracker(phase, n)
+        began = time.time()
+        tracker.start_clock()
+        orders = [Order(OrderId(o), 1250) for o in tracker.order_ids()]
+        await asyncio.gather(*(self.client.start(self.workflow, o) for o in orders))
+        done, last = await self.completions(phase, n)
+        steps = tracker.figures()
+        return Figures(n, done, max(last - began, 1e-9), steps.p50_ms, steps.p99_ms)
 
+    async def completions(self, phase: str, n: int) -> tuple[int, float]:
+        """Poll the store until the burst's N runs completed or none completed for STALL_S;
+        returns how many did and the latest completion time (epoch seconds)."""
+        seen, moved_at = -1, time.monotonic()
+        while True:
+            done, last = await self.completed(f"{self.workflow.name}:{phase}-")
+            if done != seen:
+                seen, moved_at = done, time.monotonic()
+            if done >= n or time.monotonic() - moved_at > STALL_S:
+                return done, last
+            sys.stderr.write(f"{phase}: {done}/{n}\n")
+            await asyncio.sleep(POLL_S)
 
-async def completions(
-    client: Engine, compiled: dagger_side.Compiled, phase: str, n: int
-) -> tuple[int, float]:
-    """Poll the store until the burst's N runs completed or none completed for STALL_S;
-    returns how many did and the latest completion time (epoch seconds)."""
-    seen, moved_at = -1, time.monotonic()
-    while True:
-        done, last = await completed(client, compiled, phase)
-        if done != seen:
-            seen, moved_at = done, time.monotonic()
-        if done >= n or time.monotonic() - moved_at > STALL_S:
-            return done, last
-        sys.stderr.write(f"{phase}: {done}/{n}\n")
-        await asyncio.sleep(POLL_S)
-
-
-async def completed(
-    client: Engine, compiled: dagger_side.Compiled, phase: str
-) -> tuple[int, float]:
-    prefix = f"{compiled.orders.name}:{phase}-"
-    done, last, cursor = 0, 0.0, None
-    while True:
-        page = await client.list(
-            workflow=compiled.orders, status=Status.COMPLETED, limit=1000, cursor=cursor
-        )
-        for item in page.items:
-            if item.id.startswith(prefix):
-                done, last = done + 1, max(last, item.updated_at)
-        if page.next is None:
-            return done, last
-        cursor = page.next
+    async def completed(self, prefix: str) -> tuple[int, float]:
+        done, last, cursor = 0, 0.0, None
+        while True:
+            page = await self.client.list(
+                workflow=self.workflow, status=Status.COMPLETED, limit=1000, cursor=cursor
+            )
+            for item in page.items:
+                if item.id.startswith(prefix):
+                    done, last = done + 1, max(last, item.updated_at)
+            if page.next is None:
+                return done, last
+            cursor = page.next
 
 
 async def with_workers(
@@ -203,11 +195,23 @@ async def with_workers(
     store = store_url(options, run, count)
     client = Engine(f"kafka://{options.bootstrap}", store, workflows=[compiled.orders])
     async with services(options, compiled, run) as seen, client:
-        with worker_processes(count, options, store):
+        with worker_processes(count, options, store) as pids:
             await joined(options.bootstrap, count)
-            await burst(client, compiled, seen, f"w{count}{run}.warmup", min(WARMUP_N, options.n))
-            figures = await burst(client, compiled, seen, f"w{count}{run}.run", options.n)
-    return Result(count, figures)
+            driver = Driver(client, compiled, seen)
+            await driver.burst(f"w{count}{run}.warmup", min(WARMUP_N, options.n))
+            mine, theirs = time.process_time(), cpu_of(pids)
+            figures = await driver.burst(f"w{count}{run}.run", options.n)
+            mine, theirs = time.process_time() - mine, cpu_of(pids) - theirs
+    return Result(count, figures, mine, theirs)
+
+
+def cpu_of(pids: Sequence[int]) -> float:
+    """User + system CPU seconds the processes used so far (Linux /proc)."""
+    ticks = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 # --------------------------------------------------------------------------- report
@@ -215,15 +219,23 @@ async def with_workers(
 
 def table(results: Sequence[Result], options: Options) -> str:
     rows = [f"Orders2 over Kafka at {options.bootstrap}, N={options.n}, store {options.store}"]
-    rows.append(
-        f"{'workers':>7}  {'wf/s':>7}  {'seconds':>7}  {'lost':>5}  {'p50 ms':>7}  {'p99 ms':>8}"
+    heads = (
+        "workers",
+        "wf/s",
+        "seconds",
+        "lost",
+        "p50 ms",
+        "p99 ms",
+        "CPU ms/wf: driver",
+        "workers",
     )
+    rows.append("  ".join(f"{h:>{w}}" for h, w in zip(heads, WIDTHS, strict=True)))
     for r in results:
-        f = r.figures
-        rows.append(
-            f"{r.workers:>7}  {f.wf_per_s:>7,.0f}  {f.seconds:>7.2f}  {f.n - f.completed:>5}  "
-            f"{f.p50_ms:>7.1f}  {f.p99_ms:>8.1f}"
-        )
+        f, per = r.figures, max(r.figures.completed, 1)
+        cells = [str(r.workers), f"{f.wf_per_s:,.0f}", f"{f.seconds:.2f}", str(f.n - f.completed)]
+        cells += [f"{v:.1f}" for v in (f.p50_ms, f.p99_ms)]
+        cells += [f"{cpu / per * 1000:.2f}" for cpu in (r.driver_cpu_s, r.workers_cpu_s)]
+        rows.append("  ".join(f"{c:>{w}}" for c, w in zip(cells, WIDTHS, strict=True)))
     rate = {r.workers: r.figures.wf_per_s for r in results}
     if 1 in rate and 2 in rate:
         rows.append(f"ratio 2 workers / 1 worker: {rate[2] / max(rate[1], 1e-9):.2f}")
