@@ -58,6 +58,7 @@ from runtime.types import (
     IndexingStore,
     Instance,
     MessageArrived,
+    Outgoing,
     RemoveWait,
     RunCall,
     Send,
@@ -182,7 +183,9 @@ class Core:
             self.activity += 1
 
     async def load(self, iid: str) -> Loaded | None:
+        began = time.perf_counter()
         stored = await self.store.get(iid)
+        self.observer.on_store("get", time.perf_counter() - began)
         if stored is None:
             return None
         wf = self.registry.workflow(stored.workflow)
@@ -238,10 +241,12 @@ class Core:
         """Compare-and-set the record with its outbox; `index` and `peek` go to a store that
         writes index changes with the record (`_split` gives none to any other store)."""
         stored = record.to_stored(wf, inst, outbox, generation=gen, retention=self.retention)
+        began = time.perf_counter()
         if self._indexing is not None:
             written = await self._indexing.put_indexed(stored, gen, index, peek)
         else:
             written = Written(await self.store.put(stored, gen))
+        self.observer.on_store("put", time.perf_counter() - began)
         if written.generation is not None:
             self._decoded.keep(stored.id, stored.data, inst, outbox)
         return written
@@ -284,17 +289,22 @@ class Core:
             for group in plan.ops.values():
                 await in_order(group)
             if plan.sends:
-                await self.broker.send(plan.sends)
+                await self._send(plan.sends)
         else:
             jobs = [in_order(group) for group in plan.ops.values()]
             if plan.sends:
-                jobs.append(self.broker.send(plan.sends))
+                jobs.append(self._send(plan.sends))
             await asyncio.gather(*jobs)
         for due in plan.dues:
             self.timer_set(due)
         if recorded != owed(recorded):
             await self._clear(wf, instance, recorded, gen, plan)
         return plan
+
+    async def _send(self, messages: list[Outgoing]) -> None:
+        began = time.perf_counter()
+        await self.broker.send(messages)
+        self.observer.on_broker("send", time.perf_counter() - began)
 
     def _recorded(self, outbox: tuple[Effect, ...]) -> tuple[Effect, ...]:
         """The outbox to store with a new record. In one unit of work the effects commit with

@@ -146,3 +146,19 @@ async def test_metrics_count_what_the_engine_did(served: Served) -> None:
     listen = (("node_kind", "listen"), ("workflow", "ParcelWorkflow"))
     assert values["dagger_transitions_total", listen] == 2
     assert values["dagger_transition_seconds_count", wf] >= 2
+
+
+async def test_the_engine_reports_store_and_broker_latency(served: Served) -> None:
+    await start(served, "LAT-1", 120)
+    await served.settle()
+    status, text = await call(served, "GET", "/metrics")
+    assert status == 200
+    counts = {
+        (s.name, s.labels.get("operation")): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name.endswith("_seconds_count")
+    }
+    assert counts[("dagger_store_seconds_count", "put")] >= 2  # the start and the payment step
+    assert counts[("dagger_store_seconds_count", "get")] >= 1
+    assert counts[("dagger_broker_seconds_count", "send")] >= 1  # the charge command
