@@ -44,17 +44,14 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.conn import AIOKafkaConnection
-from aiokafka.structs import TopicPartition
 from attrs import frozen
 
 from bench.contenders import dagger_side
 from bench.contenders.common import Figures, Tracker
 from bench.contenders.embedded import fresh_database
 from bench.contenders.kafka_raw_echo import Echo
-from bench.contenders.topics import create_topics, reset_topics
+from bench.contenders.topics import claim_at_end, reset_topics
 from examples.orders import BoxId, BoxPacked, Charge, Fulfil, Order, OrderId, PaymentResult
 from generated.orders import (
     FULFILLMENT_COMMAND,
@@ -243,26 +240,7 @@ async def dagger_example(options: Options, run: str) -> Measured:
 
 async def at_end(engine: Engine, group: str, topics: Sequence[str]) -> str:
     """Position `group` at the current end of `topics`, so it reads nothing sent before."""
-    bootstrap = engine.url.removeprefix("kafka://")
-    await create_topics(bootstrap, topics)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        described = await admin.describe_topics(list(topics))
-    finally:
-        await admin.close()
-    partitions = [
-        TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]
-    ]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
-    await consumer.start()
-    try:
-        ends = await consumer.end_offsets(partitions)
-        consumer.assign(partitions)
-        await consumer.commit(dict(ends))
-    finally:
-        await consumer.stop()
-    return group
+    return await claim_at_end(engine.url.removeprefix("kafka://"), group, topics)
 
 
 @contextlib.contextmanager

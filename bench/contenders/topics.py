@@ -7,7 +7,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.structs import TopicPartition
 
 PARTITIONS = 4  # the bench broker's num.partitions, which auto-created topics get too
 READY_TIMEOUT_S = 30.0
@@ -22,6 +24,31 @@ async def create_topics(bootstrap: str, names: Sequence[str], partitions: int = 
         await _wait_for_leaders(admin, names)
     finally:
         await admin.close()
+
+
+async def claim_at_end(bootstrap: str, group: str, topics: Sequence[str]) -> str:
+    """Create the topics if missing, then commit the current end of each of their partitions as
+    `group`'s position, so the group reads only what is sent from now on. Returns `group`."""
+    await create_topics(bootstrap, topics)  # waits until every partition has a leader
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(topics))
+    finally:
+        await admin.close()
+    partitions = [
+        TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]
+    ]
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.commit(dict(await consumer.end_offsets(partitions)))
+    finally:
+        await consumer.stop()
+    return group
 
 
 async def delete_topics(bootstrap: str, names: Sequence[str]) -> None:

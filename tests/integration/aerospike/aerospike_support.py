@@ -6,12 +6,9 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 
 import pytest
-from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.structs import TopicPartition
 
 from runtime.backends.aerospike import AerospikeStore
 
@@ -52,26 +49,3 @@ def kafka_bootstrap() -> str:
     except OSError:
         pytest.skip(f"no Kafka broker at {bootstrap}: run `make kafka-up`")
     return bootstrap
-
-
-async def claim_at_end(bootstrap: str, group: str, topics: Sequence[str]) -> None:
-    """Commit the end of every partition of `topics` as `group`'s position, so the group reads
-    only what is sent from now on (the topics are shared with other tests and runs)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        described = await admin.describe_topics(list(topics))
-    finally:
-        await admin.close()
-    partitions = [
-        TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]
-    ]
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        consumer.assign(partitions)
-        await consumer.commit(dict(await consumer.end_offsets(partitions)))
-    finally:
-        await consumer.stop()

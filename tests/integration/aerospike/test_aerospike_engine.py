@@ -11,9 +11,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from aerospike_support import claim_at_end, kafka_bootstrap
+from aerospike_support import kafka_bootstrap
 from attrs import evolve, frozen
 
+from bench.contenders.topics import claim_at_end
 from examples.orders import BoxId, BoxPacked, Charge, Fulfil, Order, OrderId, PaymentResult
 from generated.orders import (
     FULFILLMENT_COMMAND,

@@ -10,12 +10,9 @@ import time
 from collections.abc import AsyncIterator, Sequence
 
 import pytest
-from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.structs import TopicPartition
 from attrs import frozen
 
-from bench.contenders.topics import create_topics
+from bench.contenders.topics import claim_at_end
 from examples.orders import BoxId, BoxPacked, Charge, Fulfil, Order, OrderId, PaymentResult
 from generated.orders import (
     FULFILLMENT_COMMAND,
@@ -69,31 +66,7 @@ class Space:
     async def claim(self, group: str, topics: Sequence[str]) -> str:
         """Commit the current end of `topics` as `group`'s position, so its members read only
         what is sent from now on (not what other tests left). Returns `group`."""
-        await start_at_end(self.bootstrap, group, topics)
-        return group
-
-
-async def start_at_end(bootstrap: str, group: str, topics: Sequence[str]) -> None:
-    await create_topics(bootstrap, topics)  # waits until every partition has a leader
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        described = await admin.describe_topics(list(topics))
-    finally:
-        await admin.close()
-    partitions = [
-        TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]
-    ]
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        ends = await consumer.end_offsets(partitions)
-        consumer.assign(partitions)
-        await consumer.commit(dict(ends))
-    finally:
-        await consumer.stop()
+        return await claim_at_end(self.bootstrap, group, topics)
 
 
 # --------------------------------------------------------------------------- services
