@@ -101,10 +101,10 @@ class Core:
         self.retention = retention
         self.locks = Locks()
         self.slots = Slots(max_steps)
-        self._decoded = DecodedRecords(32_768)
+        self.decoded = DecodedRecords(32_768)
         self.calls: CallLauncher | None = None
         self.timer_set: Callable[[float], None] = lambda due: None
-        self._unit, self._in_one_unit = unit_of_work(broker, store)
+        self.unit, self.in_one_unit = unit_of_work(broker, store)
         self._indexing = store if isinstance(store, IndexingStore) else None
         self.activity = 0  # bumped as work starts and ends; the idle check compares it
         self.inflight = 0
@@ -120,14 +120,14 @@ class Core:
         async def create() -> Plan | None:
             nonlocal created
             t = machine.start(wf, state, now=time.time(), instance_id=iid)
-            index, todo = self._split(t.effects, None)
-            recorded = self._recorded(todo)
+            index, todo = self.split(t.effects, None)
+            recorded = self.recorded(todo)
             gen = (await self._put(wf, t.instance, recorded, 0, index=index)).generation
             if gen is None:
                 return None  # it exists, or another process created it a moment ago
             created = True
             self.observer.on_status(iid, wf.name, Status.EXECUTING)
-            self._observe_finish(t.instance, t.effects)
+            self.observe_finish(t.instance, t.effects)
             return await self._perform(wf, t.instance, todo, gen, recorded, written=index)
 
         with logs.instance_context(instance_id=iid, workflow=wf.name):
@@ -161,18 +161,18 @@ class Core:
         """Run `body` in a slot, under the instance's lock, as one unit of work where the
         backends allow; then start the calls it owes and deliver messages kept for its new
         listeners (outside the slot: that delivery is a step of its own)."""
-        async with self._working():
+        async with self.working():
             async with self.slots.hold(urgent), self.locks.hold(iid):
-                async with self._unit():
+                async with self.unit():
                     plan = await body()
                 if plan is not None and self.calls is not None:
                     for call in plan.calls:
                         self.calls.launch(plan.wf, plan.instance, call)
             if plan is not None:
-                await self._deliver_early(iid, plan)
+                await self.deliver_early(iid, plan)
 
     @contextlib.asynccontextmanager
-    async def _working(self) -> AsyncIterator[None]:
+    async def working(self) -> AsyncIterator[None]:
         """Counts work in progress, and marks its start and end for the idle check."""
         self.activity += 1
         self.inflight += 1
@@ -189,7 +189,7 @@ class Core:
         if stored is None:
             return None
         wf = self.registry.workflow(stored.workflow)
-        instance, outbox = self._decoded.get(wf, iid, stored.data)
+        instance, outbox = self.decoded.get(wf, iid, stored.data)
         return wf, stored, instance, outbox
 
     # ------------------------------------------------------------------ one event
@@ -213,13 +213,13 @@ class Core:
             if t.instance is instance and pending == outbox:
                 await self._timer_done(iid, event)
                 return None
-            index, todo = self._split(pending, event)
-            recorded = self._recorded(todo)
+            index, todo = self.split(pending, event)
+            recorded = self.recorded(todo)
             written = await self._put(wf, t.instance, recorded, stored.generation, index=index)
             gen = written.generation
             if gen is None:
                 continue
-            self._observe(wf, instance, event, t, seconds)
+            self.observe(wf, instance, event, t, seconds)
             if self._indexing is None:  # else the fired timer went with the record
                 await self._timer_done(iid, event)
             return await self._perform(wf, t.instance, todo, gen, recorded, written=index)
@@ -239,7 +239,7 @@ class Core:
         peek: Sequence[tuple[str, str]] = (),
     ) -> Written:
         """Compare-and-set the record with its outbox; `index` and `peek` go to a store that
-        writes index changes with the record (`_split` gives none to any other store)."""
+        writes index changes with the record (`split` gives none to any other store)."""
         stored = record.to_stored(wf, inst, outbox, generation=gen, retention=self.retention)
         began = time.perf_counter()
         if self._indexing is not None:
@@ -248,10 +248,10 @@ class Core:
             written = Written(await self.store.put(stored, gen))
         self.observer.on_store("put", time.perf_counter() - began)
         if written.generation is not None:
-            self._decoded.keep(stored.id, stored.data, inst, outbox)
+            self.decoded.keep(stored.id, stored.data, inst, outbox)
         return written
 
-    def _split(
+    def split(
         self, effects: tuple[Effect, ...], event: Event | None
     ) -> tuple[tuple[IndexEffect, ...], tuple[Effect, ...]]:
         """(index changes to write with the record, the effects to perform once it is written)."""
@@ -284,34 +284,34 @@ class Core:
         for w in written:
             plan.note(w)
         for e in todo:
-            self._plan(plan, instance.id, e)
-        if self._in_one_unit:  # nothing waits for a commit: in order is as fast
+            self.plan_effect(plan, instance.id, e)
+        if self.in_one_unit:  # nothing waits for a commit: in order is as fast
             for group in plan.ops.values():
                 await in_order(group)
             if plan.sends:
-                await self._send(plan.sends)
+                await self.send(plan.sends)
         else:
             jobs = [in_order(group) for group in plan.ops.values()]
             if plan.sends:
-                jobs.append(self._send(plan.sends))
+                jobs.append(self.send(plan.sends))
             await asyncio.gather(*jobs)
         for due in plan.dues:
             self.timer_set(due)
         if recorded != owed(recorded):
-            await self._clear(wf, instance, recorded, gen, plan)
+            await self.clear(wf, instance, recorded, gen, plan)
         return plan
 
-    async def _send(self, messages: list[Outgoing]) -> None:
+    async def send(self, messages: list[Outgoing]) -> None:
         began = time.perf_counter()
         await self.broker.send(messages)
         self.observer.on_broker("send", time.perf_counter() - began)
 
-    def _recorded(self, outbox: tuple[Effect, ...]) -> tuple[Effect, ...]:
+    def recorded(self, outbox: tuple[Effect, ...]) -> tuple[Effect, ...]:
         """The outbox to store with a new record. In one unit of work the effects commit with
         the record, so only the calls stay owed; elsewhere all of it, until performed."""
-        return owed(outbox) if self._in_one_unit else outbox
+        return owed(outbox) if self.in_one_unit else outbox
 
-    def _plan(self, plan: Plan, iid: str, e: Effect) -> None:
+    def plan_effect(self, plan: Plan, iid: str, e: Effect) -> None:
         """Sort one effect into the plan; store calls on one slot keep their order."""
         s = self.store
         if isinstance(e, RunCall):
@@ -333,7 +333,7 @@ class Core:
         elif isinstance(e, CancelTimer):
             plan.op(("t", e.timer_id), functools.partial(s.remove_timer, iid, e.timer_id))
 
-    async def _clear(
+    async def clear(
         self,
         wf: CompiledWorkflow[Any],
         instance: Instance[Any],
@@ -358,7 +358,7 @@ class Core:
             gen = stored.generation
         raise ConflictError(f"instance {instance.id}: could not clear its outbox")
 
-    async def _deliver_early(self, iid: str, plan: Plan) -> None:
+    async def deliver_early(self, iid: str, plan: Plan) -> None:
         """Messages kept for a (topic, key) before this instance listened to it, in arrival order
         (as read with the clearing put, else read now)."""
         for topic, key in dict.fromkeys(plan.early):
@@ -373,7 +373,7 @@ class Core:
 
     # ------------------------------------------------------------------ observation
 
-    def _observe(
+    def observe(
         self,
         wf: CompiledWorkflow[Any],
         before: Instance[Any],
@@ -383,9 +383,9 @@ class Core:
     ) -> None:
         self.observer.on_transition(wf.name, event_kind(wf, before, event), seconds)
         if t.instance.status is not before.status:
-            self._observe_finish(t.instance, t.effects)
+            self.observe_finish(t.instance, t.effects)
 
-    def _observe_finish(self, instance: Instance[Any], effects: Iterable[Effect]) -> None:
+    def observe_finish(self, instance: Instance[Any], effects: Iterable[Effect]) -> None:
         for e in effects:
             if isinstance(e, Finished):
                 self.observer.on_status(instance.id, instance.workflow, e.status)

@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from runtime.engine_batch import Batches, Job
 from runtime.engine_core import Core
 from runtime.engine_idle import Lifecycle
 from runtime.engine_registry import HANDOFF_TOPIC, dead_letter_topic
@@ -38,6 +39,7 @@ SOURCE_PARTITION_HEADER = "dagger-source-partition"
 SOURCE_OFFSET_HEADER = "dagger-source-offset"
 
 Handler = Callable[[Incoming], Awaitable[None]]
+BatchHandler = Callable[[Sequence[Incoming]], Awaitable[None]]
 
 
 def message_id(rec: Incoming) -> str:
@@ -46,7 +48,7 @@ def message_id(rec: Incoming) -> str:
 
 
 async def consume(
-    name: str, consumer: Consumer, handle: Handler, life: Lifecycle, batch_size: int
+    name: str, consumer: Consumer, handle: BatchHandler, life: Lifecycle, batch_size: int
 ) -> None:
     """Fetch, handle and commit until the engine stops; the consumer is closed on the way out."""
     life.register(name)
@@ -58,7 +60,7 @@ async def consume(
             if not batch:
                 life.quiet(name, mark)
                 continue
-            await by_key(batch, handle)
+            await handle(batch)
             await consumer.commit(batch)
     finally:
         await consumer.close()
@@ -83,9 +85,54 @@ async def by_key(batch: Sequence[Incoming], handle: Handler) -> None:
 class Intake:
     """Routes messages on listener topics to the instances waiting for them."""
 
-    def __init__(self, core: Core, early_retention: float) -> None:
+    def __init__(self, core: Core, early_retention: float, batches: Batches | None) -> None:
         self._core = core
         self._early_retention = early_retention
+        self._batches = batches
+
+    async def handle_batch(self, batch: Sequence[Incoming]) -> None:
+        """A fetched batch: the messages that go straight to one waiting run each, as one batch
+        step (`engine_batch`); after it, the rest one at a time (in order within a key), which
+        is every later message of a (topic, key) that one of them has, and every message for a
+        run that is busy or already has one in the batch, so each sees the runs as they are."""
+        if self._batches is None or len(batch) == 1:
+            await by_key(batch, self.handle)
+            return
+        jobs: list[Job] = []
+        alone: list[Incoming] = []
+        alone_keys: set[tuple[str, str]] = set()
+        taken: set[str] = set()
+        for rec in batch:
+            group = (rec.topic, rec.key)
+            job = None if group in alone_keys else await self._direct(rec, taken)
+            if job is None:
+                alone.append(rec)
+                alone_keys.add(group)
+            else:
+                jobs.append(job)
+                taken.add(job.iid)
+        if jobs:
+            await self._batches.run(jobs)
+        if alone:
+            await by_key(alone, self.handle)
+
+    async def _direct(self, rec: Incoming, taken: set[str]) -> Job | None:
+        """The batch job for `rec` when exactly one run waits for it and nothing else in this
+        batch or this engine is busy with that run; else None (it goes alone)."""
+        spec = self._core.registry.topics.get(rec.topic)
+        if spec is None or rec.topic == HANDOFF_TOPIC or tracing.wanted(rec.headers):
+            return None  # not a listener's message, or it has a span of its own
+        decoded = _decode(spec, rec)
+        if isinstance(decoded, str):
+            return None
+        message, key = decoded
+        waiting = await self._core.store.waiters(rec.topic, key)
+        if len(waiting) != 1:
+            return None
+        iid = waiting[0]
+        if iid in taken or self._core.locks.held(iid):
+            return None
+        return Job(iid, MessageArrived(message_id(rec), rec.topic, key, message))
 
     async def handle(self, rec: Incoming) -> None:
         with tracing.span(f"dagger.consume {rec.topic}", headers=rec.headers):

@@ -37,6 +37,36 @@ class Locks:
             else:
                 self._locks[key] = (lock, users - 1)
 
+    async def claim(self, keys: list[str]) -> list[str]:
+        """Take the locks of those `keys` nobody holds or waits for, without waiting (a batch
+        step leaves the others to steps of their own); the keys taken, to `release` later."""
+        taken: list[str] = []
+        for key in keys:
+            if key in self._locks:
+                continue
+            lock = asyncio.Lock()
+            await lock.acquire()  # free: returns at once
+            self._locks[key] = (lock, 1)
+            taken.append(key)
+        return taken
+
+    async def wait_free(self, keys: list[str]) -> None:
+        """Return once each of `keys` has been free at some moment (holding none meanwhile)."""
+        for key in keys:
+            if key in self._locks:
+                async with self.hold(key):
+                    pass
+
+    def release(self, keys: list[str]) -> None:
+        """Give back locks taken with `claim`."""
+        for key in keys:
+            lock, users = self._locks[key]
+            lock.release()
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
 
 class Slots:
     """`limit` slots; urgent waiters are served first, and the others (new starts) hold at most a

@@ -8,7 +8,7 @@ Nothing here does I/O.
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Generic, Literal, Protocol, TypeAlias, TypeVar, runtime_checkable
 
@@ -512,4 +512,30 @@ class IndexingStore(Protocol):
         and timers of `record.id` (as add_wait, remove_wait, add_timer and remove_timer would);
         none of them when the compare-and-set loses. Once written, the messages `take_early`
         returns for each (topic, key) of `peek`, pair after pair."""
+        ...
+
+
+@frozen
+class Put:
+    """One compare-and-set of `BatchStore.put_many`: what `put_indexed` takes, as a value."""
+
+    record: StoredInstance
+    expected_generation: int
+    index: tuple[IndexEffect, ...] = ()
+    peek: tuple[tuple[str, str], ...] = ()
+
+
+@runtime_checkable
+class BatchStore(IndexingStore, Protocol):
+    """An optional capability of an IndexingStore: many records read in one round trip, and many
+    compare-and-sets written in one atomic write. The engine then takes a batch of fetched
+    messages (or of starts) as one step: one read, one write, one send, one clearing write."""
+
+    async def get_many(self, instance_ids: Sequence[str]) -> Mapping[str, StoredInstance]:
+        """The records of those ids that exist."""
+        ...
+
+    async def put_many(self, puts: Sequence[Put]) -> Sequence[Written]:
+        """`put_indexed` of each, in order, in one atomic write; a compare-and-set that loses
+        writes nothing of its own and leaves the others as they are. One Written per Put."""
         ...

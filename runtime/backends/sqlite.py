@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from runtime.backends.sqlite_db import SqliteDatabase, path_from_url
 from runtime.backends.sqlite_log import SqliteBroker, SqliteConsumer
@@ -19,6 +19,7 @@ from runtime.types import (
     EarlyMessage,
     IndexEffect,
     Page,
+    Put,
     RemoveWait,
     SetTimer,
     StoredInstance,
@@ -90,7 +91,7 @@ def _values(record: StoredInstance) -> tuple[object, ...]:
 
 
 class SqliteStore:
-    """The Store port over the shared SQLite file."""
+    """The Store port over the shared SQLite file; also an IndexingStore and a BatchStore."""
 
     def __init__(self, db: SqliteDatabase) -> None:
         self.db = db
@@ -123,20 +124,27 @@ class SqliteStore:
         peek: Sequence[tuple[str, str]] = (),
     ) -> Written:
         """`runtime.types.IndexingStore`: one transaction."""
+        return await self.db.write(
+            lambda c: _put_indexed(c, record, expected_generation, index, peek)
+        )
 
-        def run(c: sqlite3.Connection) -> Written:
-            generation = _put(c, record, expected_generation)
-            if generation is None:
-                return Written(None)
-            for e in index:
-                _index(c, record.id, e)
-            now = time.time()
-            early = [
-                m
-                for topic, key in peek
-                for m in _early(c.execute(_TAKE_EARLY, (topic, key, now)).fetchall(), topic, key)
-            ]
-            return Written(generation, tuple(early))
+    async def get_many(self, instance_ids: Sequence[str]) -> Mapping[str, StoredInstance]:
+        """`runtime.types.BatchStore`: one query per 500 ids (SQLite's bound on parameters)."""
+        found: dict[str, StoredInstance] = {}
+        for at in range(0, len(instance_ids), 500):
+            chunk = tuple(instance_ids[at : at + 500])
+            marks = ", ".join("?" * len(chunk))
+            sql = f"SELECT {_COLUMNS} FROM instances WHERE id IN ({marks})"
+            for row in self.db.query(sql, chunk):
+                rec = _record(row)
+                found[rec.id] = rec
+        return found
+
+    async def put_many(self, puts: Sequence[Put]) -> Sequence[Written]:
+        """`runtime.types.BatchStore`: one transaction."""
+
+        def run(c: sqlite3.Connection) -> list[Written]:
+            return [_put_indexed(c, p.record, p.expected_generation, p.index, p.peek) for p in puts]
 
         return await self.db.write(run)
 
@@ -249,6 +257,29 @@ def _put(c: sqlite3.Connection, record: StoredInstance, expected_generation: int
             (*_values(record), record.id, expected_generation),
         )
     return expected_generation + 1 if cursor.rowcount == 1 else None
+
+
+def _put_indexed(
+    c: sqlite3.Connection,
+    record: StoredInstance,
+    expected_generation: int,
+    index: Sequence[IndexEffect],
+    peek: Sequence[tuple[str, str]],
+) -> Written:
+    generation = _put(c, record, expected_generation)
+    if generation is None:
+        return Written(None)
+    for e in index:
+        _index(c, record.id, e)
+    if not peek:
+        return Written(generation)
+    now = time.time()
+    early = [
+        m
+        for topic, key in peek
+        for m in _early(c.execute(_TAKE_EARLY, (topic, key, now)).fetchall(), topic, key)
+    ]
+    return Written(generation, tuple(early))
 
 
 def open_sqlite(broker_url: str, store_url: str) -> tuple[SqliteBroker, SqliteStore]:

@@ -65,6 +65,13 @@ def enabled() -> bool:
     return _otel() is not None
 
 
+def wanted(headers: Headers = ()) -> bool:
+    """True when a span would be recorded for a message with `headers`, or its trace context
+    would flow on (what `span` then does)."""
+    trace = _otel()
+    return trace is not None and (any(k == TRACE_HEADER for k, _ in headers) or _recording(trace))
+
+
 def _carrier(headers: Headers) -> dict[str, str]:
     wanted = (TRACE_HEADER, _STATE_HEADER)
     return {k: v.decode("latin-1") for k, v in headers if k in wanted}
@@ -80,7 +87,7 @@ def span(
     When nothing would record it and no context would flow on, a shared no-op (every message
     goes through here)."""
     trace = _otel()
-    if trace is None or not (any(k == TRACE_HEADER for k, _ in headers) or _recording(trace)):
+    if trace is None or not wanted(headers):
         return _NO_SPAN
     return _span(trace, name, headers, attributes)
 

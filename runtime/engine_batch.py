@@ -1,0 +1,290 @@
+"""Steps of many instances at once, over a store that is a `BatchStore` (SQLite).
+
+A batch of fetched messages, or the starts made in one event-loop iteration, is taken as one step:
+the records read in one query, each event applied by the machine, the new records (with their
+index changes) written in one transaction, every message they send in one `Broker.send`, and the
+outboxes cleared in one more transaction that also reads the messages kept for new listeners. Per
+instance this is the one-at-a-time step of `engine_core` (the same records, the same effects in
+the same order, the same compare-and-set), so a crash anywhere leaves each instance as that step
+would; only the round trips and the event-loop hops are shared.
+
+Each instance appears at most once in a batch (callers send repeats the one-at-a-time way). An
+instance that another step of this engine holds goes through `Core.process` / `Core.start` on its
+own after the batch, and so does an event whose compare-and-set lost to another process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Sequence
+from typing import Any, TypeVar
+
+from attrs import define, frozen
+
+from runtime import machine, record
+from runtime.engine_api import UnknownWorkflowError
+from runtime.engine_core import Core
+from runtime.engine_outbox import Plan, in_order, owed, without
+from runtime.types import (
+    BatchStore,
+    CompiledWorkflow,
+    DecodeError,
+    Effect,
+    Instance,
+    MessageArrived,
+    Put,
+    Status,
+    StoredInstance,
+    Transition,
+)
+
+T = TypeVar("T")
+_log = logging.getLogger("dagger.engine")
+
+
+@frozen
+class Job:
+    """One instance's part of a batch: a message for it, or (event None) a start of `wf`."""
+
+    iid: str
+    event: MessageArrived | None = None
+    wf: CompiledWorkflow[Any] | None = None
+    state: object = None
+
+
+@define
+class _Step:
+    """A job applied by the machine, its new record not yet written."""
+
+    job: Job
+    wf: CompiledWorkflow[Any]
+    before: Instance[Any] | None
+    t: Transition[Any]
+    seconds: float
+    recorded: tuple[Effect, ...]
+    todo: tuple[Effect, ...]
+    put: Put
+    plan: Plan | None = None
+
+
+class Batches:
+    """Runs batches of jobs for one Core; starts made together are gathered into batches."""
+
+    def __init__(self, core: Core, store: BatchStore, start_batch: int = 256) -> None:
+        self.core = core
+        self.store = store
+        self._start_batch = start_batch
+        self._starts: list[tuple[Job, asyncio.Future[bool]]] = []
+        self._flushing: set[asyncio.Task[None]] = set()
+
+    # ------------------------------------------------------------------ starts
+
+    async def start(self, wf: CompiledWorkflow[Any], state: object) -> tuple[str, bool]:
+        """`Core.start`, sharing a batch with the other starts of this event-loop iteration."""
+        iid = f"{wf.name}:{wf.key(state)}"
+        created = asyncio.get_running_loop().create_future()
+        self._starts.append((Job(iid, None, wf, state), created))
+        if len(self._starts) == 1:
+            asyncio.get_running_loop().call_soon(self._flush_starts)
+        return iid, await created
+
+    def _flush_starts(self) -> None:
+        starts, self._starts = self._starts, []
+        for at in range(0, len(starts), self._start_batch):
+            task = asyncio.create_task(self._run_starts(starts[at : at + self._start_batch]))
+            self._flushing.add(task)
+            task.add_done_callback(self._flushing.discard)
+
+    async def _run_starts(self, starts: list[tuple[Job, asyncio.Future[bool]]]) -> None:
+        try:
+            created = await self._create([job for job, _ in starts])
+        except Exception as exc:
+            for _job, fut in starts:
+                if not fut.done():
+                    fut.set_exception(exc)
+            return
+        except BaseException:
+            for _job, fut in starts:
+                fut.cancel()
+            raise
+        for (_job, fut), made in zip(starts, created, strict=True):
+            if not fut.done():
+                fut.set_result(made)
+
+    async def _create(self, jobs: list[Job]) -> list[bool]:
+        """Whether each start created its run; the same key twice at once: the first one did."""
+        firsts: dict[str, Job] = {}
+        for job in jobs:
+            firsts.setdefault(job.iid, job)
+        made = dict(zip(firsts, await self.run(list(firsts.values()), urgent=False), strict=True))
+        results: list[bool] = []
+        for job in jobs:
+            results.append(made.pop(job.iid, False))
+        return results
+
+    # ------------------------------------------------------------------ a batch
+
+    async def run(self, jobs: Sequence[Job], *, urgent: bool = True, rounds: int = 3) -> list[bool]:
+        """Each job's step; per job, whether it changed its run (a start: created it). Jobs of
+        runs that other steps hold wait for them and make a batch of their own, up to `rounds`
+        times; then they go one at a time."""
+        core = self.core
+        done = dict.fromkeys((j.iid for j in jobs), False)
+        async with core.working():
+            async with core.slots.hold(urgent):
+                claimed = set(await core.locks.claim(list(done)))
+                try:
+                    steps, retry = await self._write([j for j in jobs if j.iid in claimed])
+                    for s in steps:
+                        done[s.job.iid] = True
+                        assert s.plan is not None
+                        if core.calls is not None:
+                            for call in s.plan.calls:
+                                core.calls.launch(s.wf, s.t.instance, call)
+                finally:
+                    core.locks.release(list(claimed))
+            for s in steps:
+                assert s.plan is not None
+                if s.plan.early:
+                    await core.deliver_early(s.job.iid, s.plan)
+        busy = [j for j in jobs if j.iid not in claimed]
+        if busy and rounds > 1:
+            await core.locks.wait_free([j.iid for j in busy])
+            done.update(
+                zip(
+                    (j.iid for j in busy),
+                    await self.run(busy, urgent=urgent, rounds=rounds - 1),
+                    strict=True,
+                )
+            )
+            busy = []
+        await asyncio.gather(*(self._alone(j, done) for j in busy + retry))
+        return [done[j.iid] for j in jobs]
+
+    async def _alone(self, job: Job, done: dict[str, bool]) -> None:
+        if job.event is not None:
+            await self.core.process(job.iid, job.event)
+            done[job.iid] = True
+        else:
+            assert job.wf is not None
+            _iid, done[job.iid] = await self.core.start(job.wf, job.state)
+
+    async def _write(self, jobs: list[Job]) -> tuple[list[_Step], list[Job]]:
+        """Read, apply, write, send, clear; (the steps written, the jobs to retry alone)."""
+        core = self.core
+        async with core.unit():
+            reads = [j.iid for j in jobs if j.event is not None]
+            stored = await self._timed("get", self.store.get_many(reads)) if reads else {}
+            steps = [s for j in jobs if (s := self._apply(j, stored.get(j.iid))) is not None]
+            if not steps:
+                return [], []
+            written = await self._timed("put", self.store.put_many([s.put for s in steps]))
+            kept: list[_Step] = []
+            retry: list[Job] = []
+            for s, w in zip(steps, written, strict=True):
+                if w.generation is None:
+                    if s.job.event is not None:  # another process moved it: again, alone
+                        retry.append(s.job)
+                    continue
+                self._written(s)
+                kept.append(s)
+            await self._perform(kept)
+            await self._clear(kept)
+        return kept, retry
+
+    def _apply(self, job: Job, stored: StoredInstance | None) -> _Step | None:
+        """The machine's step for `job` and the record to write; None when nothing changes."""
+        core = self.core
+        outbox: tuple[Effect, ...] = ()
+        before: Instance[Any] | None = None
+        if job.event is None:
+            assert job.wf is not None
+            wf, gen = job.wf, 0
+            began = time.perf_counter()
+            t = machine.start(wf, job.state, now=time.time(), instance_id=job.iid)
+        else:
+            if stored is None:
+                _log.debug("instance %s does not exist; %s dropped", job.iid, job.event.event_id)
+                return None
+            try:
+                wf = core.registry.workflow(stored.workflow)
+                before, outbox = core.decoded.get(wf, job.iid, stored.data)
+            except (UnknownWorkflowError, DecodeError) as exc:
+                _log.error("instance %s: cannot apply %s: %s", job.iid, job.event.event_id, exc)
+                return None
+            gen = stored.generation
+            began = time.perf_counter()
+            t = machine.apply(wf, before, job.event, now=time.time())
+        seconds = time.perf_counter() - began
+        pending = (*outbox, *t.effects)
+        if t.instance is before and pending == outbox:
+            return None
+        index, todo = core.split(pending, job.event)
+        recorded = core.recorded(todo)
+        rec = record.to_stored(wf, t.instance, recorded, generation=gen, retention=core.retention)
+        return _Step(job, wf, before, t, seconds, recorded, todo, Put(rec, gen, index))
+
+    def _written(self, s: _Step) -> None:
+        """A step's record is written: remember it decoded, tell the observer, plan its effects."""
+        core = self.core
+        core.decoded.keep(s.job.iid, s.put.record.data, s.t.instance, s.recorded)
+        if s.before is None:
+            core.observer.on_status(s.job.iid, s.wf.name, Status.EXECUTING)
+            core.observe_finish(s.t.instance, s.t.effects)
+        else:
+            assert s.job.event is not None
+            core.observe(s.wf, s.before, s.job.event, s.t, s.seconds)
+        s.plan = plan = Plan(s.wf, s.t.instance)
+        for w in s.put.index:
+            plan.note(w)
+        for e in s.todo:
+            core.plan_effect(plan, s.job.iid, e)
+
+    async def _perform(self, steps: list[_Step]) -> None:
+        """Every step's store operations (none over an indexing store) and, in one go, sends."""
+        core = self.core
+        plans = [s.plan for s in steps if s.plan is not None]
+        for plan in plans:
+            for group in plan.ops.values():
+                await in_order(group)
+        sends = [m for plan in plans for m in plan.sends]
+        if sends:
+            await core.send(sends)
+        for plan in plans:
+            for due in plan.dues:
+                core.timer_set(due)
+
+    async def _clear(self, steps: list[_Step]) -> None:
+        """Drop the performed effects from the stored outboxes, in one write that also reads the
+        messages kept for the new listeners; a record that moved meanwhile is cleared alone."""
+        core = self.core
+        clearing: list[tuple[_Step, Plan, Put]] = []
+        for s in steps:
+            plan = s.plan
+            if plan is None or s.recorded == owed(s.recorded):
+                continue
+            gen = s.put.expected_generation + 1
+            left = without(s.recorded, plan.done)
+            rec = record.to_stored(
+                s.wf, s.t.instance, left, generation=gen, retention=core.retention
+            )
+            clearing.append((s, plan, Put(rec, gen, (), tuple(plan.early))))
+        if not clearing:
+            return
+        written = await self._timed("put", self.store.put_many([c[2] for c in clearing]))
+        for (s, plan, put), w in zip(clearing, written, strict=True):
+            if w.generation is None:
+                await core.clear(s.wf, s.t.instance, s.recorded, put.expected_generation, plan)
+                continue
+            left = without(s.recorded, plan.done)
+            core.decoded.keep(s.job.iid, put.record.data, s.t.instance, left)
+            if plan.early:
+                plan.kept(w.early)
+
+    async def _timed(self, op: str, work: Awaitable[T]) -> T:
+        began = time.perf_counter()
+        result = await work
+        self.core.observer.on_store(op, time.perf_counter() - began)
+        return result
