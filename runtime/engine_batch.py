@@ -29,6 +29,7 @@ from runtime.engine_core import Core
 from runtime.engine_outbox import Plan, in_order, owed, without
 from runtime.types import (
     BatchStore,
+    Clear,
     CompiledWorkflow,
     DecodeError,
     Effect,
@@ -38,6 +39,7 @@ from runtime.types import (
     Status,
     StoredInstance,
     Transition,
+    Written,
 )
 
 T = TypeVar("T")
@@ -211,6 +213,7 @@ class Batches:
             try:
                 wf = core.registry.workflow(stored.workflow)
                 before, outbox = core.decoded.get(wf, job.iid, stored.data)
+                outbox = outbox if stored.outbox else ()  # else performed (`clear_many`)
             except (UnknownWorkflowError, DecodeError) as exc:
                 _log.error("instance %s: cannot apply %s: %s", job.iid, job.event.event_id, exc)
                 return None
@@ -257,31 +260,45 @@ class Batches:
                 core.timer_set(due)
 
     async def _clear(self, steps: list[_Step]) -> None:
-        """Drop the performed effects from the stored outboxes, in one write that also reads the
-        messages kept for the new listeners; a record that moved meanwhile is cleared alone."""
-        core = self.core
-        clearing: list[tuple[_Step, Plan, Put]] = []
+        """Mark the performed effects of each outbox done, in one write that also reads the
+        messages kept for the new listeners: an outbox left empty only loses its flag (the
+        record is not encoded again); one that still owes calls is written without the rest.
+        A record that moved meanwhile is cleared alone, reloading it."""
+        flags: list[tuple[_Step, Plan, Clear]] = []
+        puts: list[tuple[_Step, Plan, Put]] = []
         for s in steps:
             plan = s.plan
             if plan is None or s.recorded == owed(s.recorded):
                 continue
-            gen = s.put.expected_generation + 1
+            gen, peek = s.put.expected_generation + 1, tuple(plan.early)
             left = without(s.recorded, plan.done)
-            rec = record.to_stored(
-                s.wf, s.t.instance, left, generation=gen, retention=core.retention
-            )
-            clearing.append((s, plan, Put(rec, gen, (), tuple(plan.early))))
-        if not clearing:
-            return
-        written = await self._timed("put", self.store.put_many([c[2] for c in clearing]))
-        for (s, plan, put), w in zip(clearing, written, strict=True):
-            if w.generation is None:
-                await core.clear(s.wf, s.t.instance, s.recorded, put.expected_generation, plan)
+            if not left:
+                flags.append((s, plan, Clear(s.job.iid, gen, peek)))
                 continue
-            left = without(s.recorded, plan.done)
-            core.decoded.keep(s.job.iid, put.record.data, s.t.instance, left)
-            if plan.early:
-                plan.kept(w.early)
+            rec = record.to_stored(
+                s.wf, s.t.instance, left, generation=gen, retention=self.core.retention
+            )
+            puts.append((s, plan, Put(rec, gen, (), peek)))
+        if flags:
+            written = await self._timed("put", self.store.clear_many([c for *_, c in flags]))
+            for (s, plan, _c), w in zip(flags, written, strict=True):
+                await self._cleared(s, plan, s.put.record.data, (), w)
+        if puts:
+            written = await self._timed("put", self.store.put_many([p for *_, p in puts]))
+            for (s, plan, p), w in zip(puts, written, strict=True):
+                await self._cleared(s, plan, p.record.data, without(s.recorded, plan.done), w)
+
+    async def _cleared(
+        self, s: _Step, plan: Plan, data: bytes, left: tuple[Effect, ...], w: Written
+    ) -> None:
+        core = self.core
+        if w.generation is None:
+            gen = s.put.expected_generation + 1
+            await core.clear(s.wf, s.t.instance, s.recorded, gen, plan)
+            return
+        core.decoded.keep(s.job.iid, data, s.t.instance, left)
+        if plan.early:
+            plan.kept(w.early)
 
     async def _timed(self, op: str, work: Awaitable[T]) -> T:
         began = time.perf_counter()

@@ -190,7 +190,7 @@ class Core:
             return None
         wf = self.registry.workflow(stored.workflow)
         instance, outbox = self.decoded.get(wf, iid, stored.data)
-        return wf, stored, instance, outbox
+        return wf, stored, instance, outbox if stored.outbox else ()
 
     # ------------------------------------------------------------------ one event
 

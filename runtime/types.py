@@ -525,6 +525,15 @@ class Put:
     peek: tuple[tuple[str, str], ...] = ()
 
 
+@frozen
+class Clear:
+    """One `BatchStore.clear_many`: the outbox of the record written at `generation` performed."""
+
+    instance_id: str
+    generation: int
+    peek: tuple[tuple[str, str], ...] = ()
+
+
 @runtime_checkable
 class BatchStore(IndexingStore, Protocol):
     """An optional capability of an IndexingStore: many records read in one round trip, and many
@@ -538,4 +547,11 @@ class BatchStore(IndexingStore, Protocol):
     async def put_many(self, puts: Sequence[Put]) -> Sequence[Written]:
         """`put_indexed` of each, in order, in one atomic write; a compare-and-set that loses
         writes nothing of its own and leaves the others as they are. One Written per Put."""
+        ...
+
+    async def clear_many(self, clears: Sequence[Clear]) -> Sequence[Written]:
+        """For each record still at its `generation`: `outbox` set false and a new generation,
+        its data left as it is (the engine then reads its outbox as empty), and, as `put_indexed`
+        does, the early messages of `peek`; one atomic write, one Written per Clear, in order.
+        Cheaper than rewriting each record without its performed effects."""
         ...

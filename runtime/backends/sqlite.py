@@ -15,6 +15,7 @@ from runtime.backends.sqlite_db import SqliteDatabase, path_from_url
 from runtime.backends.sqlite_log import SqliteBroker, SqliteConsumer
 from runtime.types import (
     AddWait,
+    Clear,
     DueTimer,
     EarlyMessage,
     IndexEffect,
@@ -148,6 +149,14 @@ class SqliteStore:
 
         return await self.db.write(run)
 
+    async def clear_many(self, clears: Sequence[Clear]) -> Sequence[Written]:
+        """`runtime.types.BatchStore`: one transaction."""
+
+        def run(c: sqlite3.Connection) -> list[Written]:
+            return [_clear(c, x) for x in clears]
+
+        return await self.db.write(run)
+
     async def list(
         self, workflow: str | None, status: str | None, limit: int, cursor: str | None
     ) -> Page:
@@ -259,6 +268,29 @@ def _put(c: sqlite3.Connection, record: StoredInstance, expected_generation: int
     return expected_generation + 1 if cursor.rowcount == 1 else None
 
 
+def _clear(c: sqlite3.Connection, clear: Clear) -> Written:
+    cursor = c.execute(
+        "UPDATE instances SET outbox = 0, generation = generation + 1"
+        " WHERE id = ? AND generation = ?",
+        (clear.instance_id, clear.generation),
+    )
+    if cursor.rowcount != 1:
+        return Written(None)
+    return Written(clear.generation + 1, _peeked(c, clear.peek))
+
+
+def _peeked(c: sqlite3.Connection, peek: Sequence[tuple[str, str]]) -> tuple[EarlyMessage, ...]:
+    """The messages kept for each (topic, key) of `peek`, pair after pair."""
+    if not peek:
+        return ()
+    now = time.time()
+    return tuple(
+        m
+        for topic, key in peek
+        for m in _early(c.execute(_TAKE_EARLY, (topic, key, now)).fetchall(), topic, key)
+    )
+
+
 def _put_indexed(
     c: sqlite3.Connection,
     record: StoredInstance,
@@ -271,15 +303,7 @@ def _put_indexed(
         return Written(None)
     for e in index:
         _index(c, record.id, e)
-    if not peek:
-        return Written(generation)
-    now = time.time()
-    early = [
-        m
-        for topic, key in peek
-        for m in _early(c.execute(_TAKE_EARLY, (topic, key, now)).fetchall(), topic, key)
-    ]
-    return Written(generation, tuple(early))
+    return Written(generation, _peeked(c, peek))
 
 
 def open_sqlite(broker_url: str, store_url: str) -> tuple[SqliteBroker, SqliteStore]:
