@@ -1,5 +1,5 @@
 """The optional BatchStore capability: many records read at once, many compare-and-sets in one
-atomic write.
+atomic write, many performed outboxes cleared in one atomic write.
 
 Every store offering it behaves the same; stores that keep to the Store port (memory) or to
 IndexingStore alone (Aerospike, for now) do not offer it, so these tests skip them.
@@ -17,12 +17,14 @@ from runtime.types import (
     AddWait,
     BatchStore,
     CancelTimer,
+    Clear,
     DueTimer,
     EarlyMessage,
     Put,
     RemoveWait,
     SetTimer,
     Store,
+    StoredInstance,
     Written,
 )
 
@@ -71,6 +73,7 @@ async def test_get_many_reads_more_ids_than_one_query_takes(
 async def test_nothing_asked_nothing_read_nothing_written(batch: BatchStore) -> None:
     assert dict(await batch.get_many([])) == {}
     assert list(await batch.put_many([])) == []
+    assert list(await batch.clear_many([])) == []
 
 
 # ------------------------------------------------------------------ put_many
@@ -156,3 +159,69 @@ async def test_put_many_reads_the_kept_messages_once_written(
     assert len(await store.take_early("T", "k")) == 2  # peeking does not remove
     got = await store.get("a")
     assert got is not None and not got.outbox and got.generation == written[1].generation
+
+
+# ------------------------------------------------------------------ clear_many
+
+
+def _but_time(record: StoredInstance) -> StoredInstance:
+    """The record but its `updated_at` (which clearing may or may not touch)."""
+    return attrs.evolve(record, updated_at=0.0)
+
+
+async def test_clear_many_drops_the_outbox_flag_of_records_still_at_their_generation(
+    store: Store, batch: BatchStore
+) -> None:
+    gens = {i: await store.put(rec(i, data=i.encode(), outbox=True), 0) for i in "abc"}
+    a, b, c = gens["a"], gens["b"], gens["c"]
+    assert a is not None and b is not None and c is not None
+    written = list(
+        await batch.clear_many(
+            [Clear("a", a), Clear("ghost", 1), Clear("b", b + 3), Clear("c", c), Clear("c", c)]
+        )
+    )
+    assert [w.generation is None for w in written] == [False, True, True, False, True]
+    assert written[1] == written[2] == written[4] == Written(None)
+    assert written[0].generation is not None and written[3].generation is not None
+    got = await batch.get_many(["a", "b", "c", "ghost"])
+    assert sorted(got) == ["a", "b", "c"]
+    cleared_a = attrs.evolve(rec("a", data=b"a"), generation=written[0].generation)
+    cleared_c = attrs.evolve(rec("c", data=b"c"), generation=written[3].generation)
+    assert _but_time(got["a"]) == _but_time(cleared_a)  # the data as it was, the flag down
+    assert _but_time(got["c"]) == _but_time(cleared_c)
+    assert got["b"] == attrs.evolve(rec("b", data=b"b", outbox=True), generation=b)
+    assert written[0].generation != a
+    assert list(await store.with_outbox(10)) == ["b"]
+
+
+async def test_a_cleared_record_moves_on_from_its_new_generation(
+    store: Store, batch: BatchStore
+) -> None:
+    gen = await store.put(rec("a", outbox=True), 0)
+    assert gen is not None
+    [cleared] = await batch.clear_many([Clear("a", gen)])
+    assert cleared.generation is not None
+    assert await store.put(rec("a", status="X"), gen) is None
+    assert list(await batch.clear_many([Clear("a", gen)])) == [Written(None)]
+    assert await store.put(rec("a", status="X"), cleared.generation) is not None
+
+
+async def test_clear_many_reads_the_kept_messages_once_cleared(
+    store: Store, batch: BatchStore
+) -> None:
+    later = time.time() + 3600
+    for mid in ("m2", "m1"):
+        await store.add_early(EarlyMessage("T", "k", mid, mid.encode(), later))
+    await store.add_early(EarlyMessage("U", "k", "m3", b"m3", later))
+    a = await store.put(rec("a", outbox=True), 0)
+    b = await store.put(rec("b", outbox=True), 0)
+    assert a is not None and b is not None
+    peek = (("U", "k"), ("T", "none"), ("T", "k"))
+    written = list(await batch.clear_many([Clear("a", a + 1, peek), Clear("b", b, peek)]))
+    assert written[0] == Written(None)
+    assert [(m.topic, m.key, m.message_id) for m in written[1].early] == [
+        ("U", "k", "m3"),
+        ("T", "k", "m2"),
+        ("T", "k", "m1"),
+    ]
+    assert len(await store.take_early("T", "k")) == 2  # peeking does not remove
