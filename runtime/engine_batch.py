@@ -43,6 +43,7 @@ from runtime.types import (
 )
 
 T = TypeVar("T")
+Outcome = bool | Exception  # of one job: changed its run (a start: created it), or a start's error
 _log = logging.getLogger("dagger.engine")
 
 
@@ -101,8 +102,8 @@ class Batches:
 
     async def _run_starts(self, starts: list[tuple[Job, asyncio.Future[bool]]]) -> None:
         try:
-            created = await self._create([job for job, _ in starts])
-        except Exception as exc:
+            outcomes = await self._create([job for job, _ in starts])
+        except Exception as exc:  # the batch itself failed (the store, the broker): all of it
             for _job, fut in starts:
                 if not fut.done():
                     fut.set_exception(exc)
@@ -111,34 +112,38 @@ class Batches:
             for _job, fut in starts:
                 fut.cancel()
             raise
-        for (_job, fut), made in zip(starts, created, strict=True):
-            if not fut.done():
-                fut.set_result(made)
+        for (_job, fut), outcome in zip(starts, outcomes, strict=True):
+            if fut.done():
+                continue
+            if isinstance(outcome, Exception):
+                fut.set_exception(outcome)
+            else:
+                fut.set_result(outcome)
 
-    async def _create(self, jobs: list[Job]) -> list[bool]:
+    async def _create(self, jobs: list[Job]) -> list[Outcome]:
         """Whether each start created its run; the same key twice at once: the first one did."""
         firsts: dict[str, Job] = {}
         for job in jobs:
             firsts.setdefault(job.iid, job)
         made = dict(zip(firsts, await self.run(list(firsts.values()), urgent=False), strict=True))
-        results: list[bool] = []
-        for job in jobs:
-            results.append(made.pop(job.iid, False))
-        return results
+        return [made.pop(job.iid, False) for job in jobs]
 
     # ------------------------------------------------------------------ a batch
 
-    async def run(self, jobs: Sequence[Job], *, urgent: bool = True, rounds: int = 3) -> list[bool]:
-        """Each job's step; per job, whether it changed its run (a start: created it). Jobs of
-        runs that other steps hold wait for them and make a batch of their own, up to `rounds`
-        times; then they go one at a time."""
+    async def run(
+        self, jobs: Sequence[Job], *, urgent: bool = True, rounds: int = 3
+    ) -> list[Outcome]:
+        """Each job's step; per job, whether it changed its run (a start: created it), or the
+        error of a start that failed on its own. Jobs of runs that other steps hold wait for
+        them and make a batch of their own, up to `rounds` times; then they go one at a time,
+        as do jobs whose step raised (a start's error is its own; a message's is raised)."""
         core = self.core
-        done = dict.fromkeys((j.iid for j in jobs), False)
+        done: dict[str, Outcome] = dict.fromkeys((j.iid for j in jobs), False)
         async with core.working():
             async with core.slots.hold(urgent):
                 claimed = set(await core.locks.claim(list(done)))
                 try:
-                    steps, retry = await self._write([j for j in jobs if j.iid in claimed])
+                    steps, again = await self._write([j for j in jobs if j.iid in claimed])
                     for s in steps:
                         done[s.job.iid] = True
                         assert s.plan is not None
@@ -154,47 +159,54 @@ class Batches:
         busy = [j for j in jobs if j.iid not in claimed]
         if busy and rounds > 1:
             await core.locks.wait_free([j.iid for j in busy])
-            done.update(
-                zip(
-                    (j.iid for j in busy),
-                    await self.run(busy, urgent=urgent, rounds=rounds - 1),
-                    strict=True,
-                )
-            )
+            retried = await self.run(busy, urgent=urgent, rounds=rounds - 1)
+            done.update(zip((j.iid for j in busy), retried, strict=True))
             busy = []
-        await asyncio.gather(*(self._alone(j, done) for j in busy + retry))
+        await asyncio.gather(*(self._alone(j, done) for j in busy + again))
         return [done[j.iid] for j in jobs]
 
-    async def _alone(self, job: Job, done: dict[str, bool]) -> None:
+    async def _alone(self, job: Job, done: dict[str, Outcome]) -> None:
         if job.event is not None:
             await self.core.process(job.iid, job.event)
             done[job.iid] = True
-        else:
-            assert job.wf is not None
+            return
+        assert job.wf is not None
+        try:
             _iid, done[job.iid] = await self.core.start(job.wf, job.state)
+        except Exception as exc:
+            done[job.iid] = exc
 
     async def _write(self, jobs: list[Job]) -> tuple[list[_Step], list[Job]]:
-        """Read, apply, write, send, clear; (the steps written, the jobs to retry alone)."""
+        """Read, apply, write, send, clear; (the steps written, the jobs to do again alone:
+        those whose step raised, and messages whose compare-and-set lost to another process)."""
         core = self.core
+        again: list[Job] = []
         async with core.unit():
             reads = [j.iid for j in jobs if j.event is not None]
             stored = await self._timed("get", self.store.get_many(reads)) if reads else {}
-            steps = [s for j in jobs if (s := self._apply(j, stored.get(j.iid))) is not None]
+            steps: list[_Step] = []
+            for j in jobs:
+                try:
+                    step = self._apply(j, stored.get(j.iid))
+                except Exception:
+                    again.append(j)
+                    continue
+                if step is not None:
+                    steps.append(step)
             if not steps:
-                return [], []
+                return [], again
             written = await self._timed("put", self.store.put_many([s.put for s in steps]))
             kept: list[_Step] = []
-            retry: list[Job] = []
             for s, w in zip(steps, written, strict=True):
                 if w.generation is None:
-                    if s.job.event is not None:  # another process moved it: again, alone
-                        retry.append(s.job)
+                    if s.job.event is not None:  # another process moved it
+                        again.append(s.job)
                     continue
                 self._written(s)
                 kept.append(s)
             await self._perform(kept)
             await self._clear(kept)
-        return kept, retry
+        return kept, again
 
     def _apply(self, job: Job, stored: StoredInstance | None) -> _Step | None:
         """The machine's step for `job` and the record to write; None when nothing changes."""

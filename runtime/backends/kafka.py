@@ -2,8 +2,10 @@
 
 Sending uses one idempotent producer (acks=all): a batch is published and every acknowledgement
 awaited; the key picks the partition (aiokafka's default partitioner is the Java client's murmur2),
-so one key is always read in order by one group member. Concurrent sends share produce requests:
-the producer gathers what is queued while its previous request to a broker is in flight.
+so one key is always read in order by one group member. The sends of one event-loop iteration are
+handed to the producer as whole record batches, one per partition (runtime/backends/
+kafka_sender.py), and the producer gathers what is queued while its previous request to a broker
+is in flight.
 Consuming uses one AIOKafkaConsumer per `consumer()` (runtime/backends/kafka_consumer.py), without
 auto-commit: `commit(records)` marks them processed, and the marks are committed every
 `commit_interval_ms`, when a rebalance revokes partitions, and on close; records fetched but not
@@ -15,7 +17,6 @@ so no `Any` reaches the rest of the runtime.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Protocol, TypeVar
@@ -28,6 +29,7 @@ from aiokafka.partitioner import DefaultPartitioner, murmur2
 from attrs import frozen
 
 from runtime.backends.kafka_consumer import KafkaConsumer
+from runtime.backends.kafka_sender import BatchingProducer, Coalescer
 from runtime.types import Outgoing
 
 __all__ = [
@@ -70,12 +72,9 @@ class KafkaSettings:
 # --------------------------------------------------------------------------- aiokafka, typed
 
 
-class _Producer(Protocol):
+class _Producer(BatchingProducer, Protocol):
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
-    async def send(
-        self, topic: str, value: bytes, *, key: bytes, headers: list[tuple[str, bytes]]
-    ) -> asyncio.Future[object]: ...
 
 
 class _CreateTopicsResponse(Protocol):
@@ -121,12 +120,14 @@ class KafkaBroker:
             commit_interval_ms=commit_interval_ms,
         )
         self._producer: _Producer | None = None
+        self._sender: Coalescer | None = None
         self._admin: _Admin | None = None
 
     async def start(self) -> None:
         if self._producer is not None:
             return
         s = self.settings
+        partitioner = KeyPartitioner()
         admin: _Admin = AIOKafkaAdminClient(
             bootstrap_servers=list(s.bootstrap), client_id=f"{s.client_id}-admin"
         )
@@ -137,7 +138,7 @@ class KafkaBroker:
             acks="all",
             linger_ms=s.linger_ms,
             max_batch_size=s.max_batch_size,
-            partitioner=KeyPartitioner(),
+            partitioner=partitioner,
         )
         await admin.start()
         try:
@@ -146,10 +147,11 @@ class KafkaBroker:
             await admin.close()
             raise
         self._admin, self._producer = admin, producer
+        self._sender = Coalescer(producer, partitioner)
 
     async def close(self) -> None:
         producer, admin = self._producer, self._admin
-        self._producer = self._admin = None
+        self._producer = self._admin = self._sender = None
         if producer is not None:
             await producer.stop()  # flushes what is still buffered
         if admin is not None:
@@ -171,17 +173,8 @@ class KafkaBroker:
                 raise error(f"cannot create topic {topic!r}: {message or error.__name__}")
 
     async def send(self, messages: Sequence[Outgoing]) -> None:
-        producer = _started(self._producer)
-        pending = [
-            await producer.send(
-                m.topic, m.value, key=m.key.encode(), headers=[(k, v) for k, v in m.headers]
-            )
-            for m in messages
-        ]
-        if len(pending) == 1:  # the usual case: one step's one command
-            await pending[0]
-        elif pending:
-            await asyncio.gather(*pending)
+        """Published with the other sends of this event-loop iteration (`kafka_sender`)."""
+        await _started(self._sender).send(messages)
 
     def consumer(self, group: str, topics: Sequence[str]) -> KafkaConsumer:
         return KafkaConsumer(self.settings, group, tuple(topics))

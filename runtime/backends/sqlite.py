@@ -145,7 +145,11 @@ class SqliteStore:
         """`runtime.types.BatchStore`: one transaction."""
 
         def run(c: sqlite3.Connection) -> list[Written]:
-            return [_put_indexed(c, p.record, p.expected_generation, p.index, p.peek) for p in puts]
+            kept = _any_kept(c, any(p.peek for p in puts))
+            return [
+                _put_indexed(c, p.record, p.expected_generation, p.index, p.peek if kept else ())
+                for p in puts
+            ]
 
         return await self.db.write(run)
 
@@ -153,7 +157,8 @@ class SqliteStore:
         """`runtime.types.BatchStore`: one transaction."""
 
         def run(c: sqlite3.Connection) -> list[Written]:
-            return [_clear(c, x) for x in clears]
+            kept = _any_kept(c, any(x.peek for x in clears))
+            return [_clear(c, x, kept) for x in clears]
 
         return await self.db.write(run)
 
@@ -268,7 +273,13 @@ def _put(c: sqlite3.Connection, record: StoredInstance, expected_generation: int
     return expected_generation + 1 if cursor.rowcount == 1 else None
 
 
-def _clear(c: sqlite3.Connection, clear: Clear) -> Written:
+def _any_kept(c: sqlite3.Connection, wanted: bool) -> bool:
+    """Whether any early message is kept at all (when `wanted`): one query spares a batch one
+    look-up per new listener in the usual case, where none is."""
+    return wanted and c.execute("SELECT 1 FROM early LIMIT 1").fetchone() is not None
+
+
+def _clear(c: sqlite3.Connection, clear: Clear, kept: bool) -> Written:
     cursor = c.execute(
         "UPDATE instances SET outbox = 0, generation = generation + 1"
         " WHERE id = ? AND generation = ?",
@@ -276,7 +287,7 @@ def _clear(c: sqlite3.Connection, clear: Clear) -> Written:
     )
     if cursor.rowcount != 1:
         return Written(None)
-    return Written(clear.generation + 1, _peeked(c, clear.peek))
+    return Written(clear.generation + 1, _peeked(c, clear.peek) if kept else ())
 
 
 def _peeked(c: sqlite3.Connection, peek: Sequence[tuple[str, str]]) -> tuple[EarlyMessage, ...]:

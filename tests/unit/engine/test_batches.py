@@ -176,17 +176,11 @@ def _encode_unless_bad(d: Doc) -> JSON:
 
 
 PICKY = attrs.evolve(WAIT, name="Picky", encode_state=_encode_unless_bad)
-ONE_START_FAILS_ALL = (
-    "engine_batch.Batches._run_starts: an exception from one start's step (here encoding its"
-    " state) is set on every start of the batch, and none of them is created"
-)
 
 
 async def test_a_start_that_fails_leaves_the_starts_made_with_it_alone(
-    backends: Backends, request: pytest.FixtureRequest
+    backends: Backends,
 ) -> None:
-    if backends.batched:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=ONE_START_FAILS_ALL))
     async with engine_on(backends, PICKY) as engine:
         results = await asyncio.gather(
             engine.start(PICKY, Doc("g0")),
@@ -473,14 +467,6 @@ async def test_chosen_thresholds_apply_and_none_leaves_the_collector_alone(
     assert untouched == [thresholds]
 
 
-OVERLAP_LEAKS = (
-    "engine._collecting restores the thresholds it saw when its run() began: when two engines'"
-    " runs overlap and the first to start is the first to end, the second restores the first"
-    " one's GC_THRESHOLDS and they stay set after both runs returned"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=OVERLAP_LEAKS)
 async def test_overlapping_runs_of_two_engines_leave_the_collector_as_it_was(
     thresholds: tuple[int, int, int],
 ) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 
 import pytest
@@ -29,12 +28,6 @@ if not BOOTSTRAP:
 pytestmark = pytest.mark.kafka
 
 A_MINUTE_MS = 60_000  # an interval no test waits for: what is committed came from elsewhere
-
-
-@pytest.fixture
-def names() -> Callable[[str], str]:
-    suffix = uuid.uuid4().hex[:10]
-    return lambda base: f"{base}-{suffix}"
 
 
 async def open_broker(commit_interval_ms: int) -> KafkaBroker:

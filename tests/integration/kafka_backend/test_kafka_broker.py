@@ -1,5 +1,5 @@
 """KafkaBroker against a real Apache Kafka: `make kafka-up`, then
-`DAGGER_KAFKA_BOOTSTRAP=127.0.0.1:9092 pytest tests/integration/test_kafka_broker.py`.
+`DAGGER_KAFKA_BOOTSTRAP=127.0.0.1:9092 pytest tests/integration/kafka_backend/test_kafka_broker.py`.
 
 Topics outlive a test, so every test uses topic and group names of its own.
 """
@@ -9,8 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
@@ -26,22 +25,6 @@ if not BOOTSTRAP:
     )
 
 pytestmark = pytest.mark.kafka
-
-
-@pytest.fixture
-def names() -> Callable[[str], str]:
-    suffix = uuid.uuid4().hex[:10]
-    return lambda base: f"{base}-{suffix}"
-
-
-@pytest.fixture
-async def broker() -> AsyncIterator[KafkaBroker]:
-    b = KafkaBroker(BOOTSTRAP, client_id="dagger-tests", partitions=4)
-    await b.start()
-    try:
-        yield b
-    finally:
-        await b.close()
 
 
 def message(topic: str, key: str, n: int) -> Outgoing:
