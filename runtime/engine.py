@@ -169,21 +169,22 @@ class Engine:
             retention=_seconds(retention),
             max_steps=max_steps,
         )
-        self._calls = Calls(self._core.process, call_threads)
+        self._batches = (
+            Batches(self._core, self.store, batch_size)
+            if isinstance(self.store, BatchStore)
+            else None
+        )
+        process = self._core.process if self._batches is None else self._batches.process
+        self._calls = Calls(process, call_threads)
         self._core.calls = self._calls
         self._life = Lifecycle(lambda: self._core.activity)
-        self._timers = Timers(self._core, self._life)
+        self._timers = Timers(self._core, self._life, process)
         self._house = Housekeeping(
             self._core,
             self._life,
             lambda iid: self._core.locks.held(iid) or self._calls.running(iid),
             sweep_every=max(1.0, recover_after / 3),
             recover_after=recover_after,
-        )
-        self._batches = (
-            Batches(self._core, self.store, batch_size)
-            if isinstance(self.store, BatchStore)
-            else None
         )
         self._intake = Intake(self._core, _seconds(early_retention) or 0.0, self._batches)
         self._group = group

@@ -26,33 +26,39 @@ from attrs import define, frozen
 from runtime import machine, record
 from runtime.engine_api import UnknownWorkflowError
 from runtime.engine_core import Core
-from runtime.engine_outbox import Plan, in_order, owed, without
+from runtime.engine_outbox import Plan, in_order, owed, settle, without
+from runtime.engine_sync import Gathered
 from runtime.types import (
     BatchStore,
     Clear,
     CompiledWorkflow,
     DecodeError,
     Effect,
+    Event,
     Instance,
-    MessageArrived,
     Put,
     Status,
     StoredInstance,
+    TimerFired,
     Transition,
     Written,
 )
 
 T = TypeVar("T")
-Outcome = bool | Exception  # of one job: changed its run (a start: created it), or a start's error
+Outcome = bool | Exception  # of a job: changed its run (a start: created it), or a start's error
 _log = logging.getLogger("dagger.engine")
+
+
+class _Alone(Exception):
+    """A job the one-at-a-time step does better (a timer that fired for nothing)."""
 
 
 @frozen
 class Job:
-    """One instance's part of a batch: a message for it, or (event None) a start of `wf`."""
+    """One instance's part of a batch: an event for it, or (event None) a start of `wf`."""
 
     iid: str
-    event: MessageArrived | None = None
+    event: Event | None = None
     wf: CompiledWorkflow[Any] | None = None
     state: object = None
 
@@ -73,52 +79,23 @@ class _Step:
 
 
 class Batches:
-    """Runs batches of jobs for one Core; starts made together are gathered into batches."""
+    """Runs batches of jobs for one Core. Starts made in one event-loop iteration are gathered
+    into batches, and so are the events handed to `process` (call results, timers)."""
 
-    def __init__(self, core: Core, store: BatchStore, start_batch: int = 256) -> None:
+    def __init__(self, core: Core, store: BatchStore, size: int = 256) -> None:
         self.core = core
         self.store = store
-        self._start_batch = start_batch
-        self._starts: list[tuple[Job, asyncio.Future[bool]]] = []
-        self._flushing: set[asyncio.Task[None]] = set()
-
-    # ------------------------------------------------------------------ starts
+        self._starts = Gathered(self._create, size)
+        self._events = Gathered(self._apply_all, size)
 
     async def start(self, wf: CompiledWorkflow[Any], state: object) -> tuple[str, bool]:
         """`Core.start`, sharing a batch with the other starts of this event-loop iteration."""
         iid = f"{wf.name}:{wf.key(state)}"
-        created = asyncio.get_running_loop().create_future()
-        self._starts.append((Job(iid, None, wf, state), created))
-        if len(self._starts) == 1:
-            asyncio.get_running_loop().call_soon(self._flush_starts)
-        return iid, await created
+        return iid, await self._starts(Job(iid, None, wf, state))
 
-    def _flush_starts(self) -> None:
-        starts, self._starts = self._starts, []
-        for at in range(0, len(starts), self._start_batch):
-            task = asyncio.create_task(self._run_starts(starts[at : at + self._start_batch]))
-            self._flushing.add(task)
-            task.add_done_callback(self._flushing.discard)
-
-    async def _run_starts(self, starts: list[tuple[Job, asyncio.Future[bool]]]) -> None:
-        try:
-            outcomes = await self._create([job for job, _ in starts])
-        except Exception as exc:  # the batch itself failed (the store, the broker): all of it
-            for _job, fut in starts:
-                if not fut.done():
-                    fut.set_exception(exc)
-            return
-        except BaseException:
-            for _job, fut in starts:
-                fut.cancel()
-            raise
-        for (_job, fut), outcome in zip(starts, outcomes, strict=True):
-            if fut.done():
-                continue
-            if isinstance(outcome, Exception):
-                fut.set_exception(outcome)
-            else:
-                fut.set_result(outcome)
+    async def process(self, iid: str, event: Event) -> None:
+        """`Core.process`, sharing a batch with the other events of this event-loop iteration."""
+        await self._events(Job(iid, event))
 
     async def _create(self, jobs: list[Job]) -> list[Outcome]:
         """Whether each start created its run; the same key twice at once: the first one did."""
@@ -127,6 +104,19 @@ class Batches:
             firsts.setdefault(job.iid, job)
         made = dict(zip(firsts, await self.run(list(firsts.values()), urgent=False), strict=True))
         return [made.pop(job.iid, False) for job in jobs]
+
+    async def _apply_all(self, jobs: list[Job]) -> list[Outcome | None]:
+        """Events in rounds: the first event of each run, then the second, ... (in order)."""
+        rounds: list[list[Job]] = []
+        seen: dict[str, int] = {}
+        for job in jobs:
+            n = seen[job.iid] = seen.get(job.iid, -1) + 1
+            if n == len(rounds):
+                rounds.append([])
+            rounds[n].append(job)
+        for batch in rounds:
+            await self.run(batch)
+        return [None] * len(jobs)
 
     # ------------------------------------------------------------------ a batch
 
@@ -220,6 +210,8 @@ class Batches:
             t = machine.start(wf, job.state, now=time.time(), instance_id=job.iid)
         else:
             if stored is None:
+                if isinstance(job.event, TimerFired):
+                    raise _Alone  # its timer leaves the due index alone
                 _log.debug("instance %s does not exist; %s dropped", job.iid, job.event.event_id)
                 return None
             try:
@@ -233,8 +225,10 @@ class Batches:
             began = time.perf_counter()
             t = machine.apply(wf, before, job.event, now=time.time())
         seconds = time.perf_counter() - began
-        pending = (*outbox, *t.effects)
+        pending = (*settle(outbox, job.event), *t.effects) if job.event else t.effects
         if t.instance is before and pending == outbox:
+            if isinstance(job.event, TimerFired):
+                raise _Alone  # a moot timer leaves the due index alone
             return None
         index, todo = core.split(pending, job.event)
         recorded = core.recorded(todo)

@@ -20,15 +20,22 @@ from collections.abc import Awaitable, Callable
 
 from runtime.engine_core import Core
 from runtime.engine_idle import Lifecycle
-from runtime.types import DueTimer, TimerFired
+from runtime.types import DueTimer, Event, TimerFired
 
 _log = logging.getLogger("dagger.engine")
 _BATCH = 256
 
 
 class Timers:
-    def __init__(self, core: Core, life: Lifecycle, poll_cap: float = 0.2) -> None:
+    def __init__(
+        self,
+        core: Core,
+        life: Lifecycle,
+        process: Callable[[str, Event], Awaitable[None]],
+        poll_cap: float = 0.2,
+    ) -> None:
         self._core = core
+        self._process = process
         self._life = life
         self._cap = poll_cap
         self._wake: asyncio.Event | None = None
@@ -66,7 +73,7 @@ class Timers:
     async def _fire(self, timer: DueTimer) -> None:
         self._core.observer.on_timer_lag(max(0.0, time.time() - timer.due))
         event = TimerFired(f"timer/{timer.timer_id}", timer.timer_id)
-        await self._core.process(timer.instance_id, event)
+        await self._process(timer.instance_id, event)
 
 
 class Housekeeping:
