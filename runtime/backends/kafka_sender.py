@@ -109,9 +109,9 @@ class Coalescer:
             raise
         every = list({ack for mine in acks for ack in mine})
         results = await asyncio.gather(*every, return_exceptions=True)
-        outcomes = dict(zip(every, results, strict=True))
+        failed = {a: r for a, r in zip(every, results, strict=True) if isinstance(r, BaseException)}
         for (_messages, done), mine in zip(queue, acks, strict=True):
-            error = next((e for a in mine if isinstance(e := outcomes[a], BaseException)), None)
+            error = next((failed[a] for a in mine if a in failed), None) if failed else None
             if done.done():
                 continue
             if error is None:
