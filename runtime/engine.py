@@ -17,6 +17,9 @@ than `max_wait` seconds from now. `shutdown()` is idempotent; leaving the `async
 Decisions worth knowing:
 - `status(id)` of an unknown id is None; `cancel(id)` of an unknown id raises UnknownRunError.
 - Plain (sync) call functions run in a thread pool of `call_threads`; async ones on the loop.
+- Over a store that is a `BatchStore` (SQLite), the steps of many runs share their round trips
+  (runtime/engine_batch.py): a fetched batch of messages, the starts of one event-loop iteration,
+  and the call results and timers of one iteration each make one batch step.
 - While `run()` runs, the garbage collector runs less often (`gc_thresholds`, see GC_THRESHOLDS;
   None leaves the interpreter's settings alone); they are restored when it returns.
 - At most `max_steps` steps run at once: by default 8 on memory or SQLite alone (a step is CPU
@@ -34,7 +37,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import gc
 import logging
 import signal
 import threading
@@ -57,7 +59,7 @@ from runtime.engine_api import (
 from runtime.engine_batch import Batches
 from runtime.engine_calls import Calls
 from runtime.engine_core import Core
-from runtime.engine_idle import Lifecycle
+from runtime.engine_idle import GC_THRESHOLDS, Lifecycle, collecting
 from runtime.engine_loop import Intake, Subscriber, by_key, consume
 from runtime.engine_registry import HANDOFF_TOPIC, Registry
 from runtime.engine_timers import Housekeeping, Timers
@@ -84,35 +86,6 @@ _log = logging.getLogger("dagger.engine")
 
 def _seconds(value: timedelta | float | None) -> float | None:
     return value.total_seconds() if isinstance(value, timedelta) else value
-
-
-GC_THRESHOLDS = (50_000, 20, 100)
-"""The garbage collector's thresholds while `run()` runs. A worker allocates many short-lived
-objects per step over a heap that holds every run in flight; at CPython's defaults (700, 10, 10)
-the collector scans that heap so often that it took 40% of the CPU over Kafka with 20,000 runs
-in flight (bench/kafka.py: 1,548 -> 2,386 workflows/s with these)."""
-
-
-_collector: list[tuple[int, ...]] = []  # the thresholds found by the first of the runs under way
-
-
-@contextlib.contextmanager
-def _collecting(thresholds: tuple[int, int, int] | None) -> Iterator[None]:
-    """The collector's thresholds set to `thresholds` for the block (None: left alone). Blocks
-    of several engines may overlap: the thresholds found before the first are restored after
-    the last, whichever order they end in."""
-    if thresholds is None:
-        yield
-        return
-    _collector.append(gc.get_threshold())
-    gc.set_threshold(*thresholds)
-    try:
-        yield
-    finally:
-        first = _collector[0]
-        _collector.pop()
-        if not _collector:
-            gc.set_threshold(*first)
 
 
 def _sized(
@@ -238,7 +211,7 @@ class Engine:
         self._running, self._ran = True, asyncio.Event()
         self._life.begin()
         try:
-            with self._signal_handlers(not until_idle), _collecting(self._gc):
+            with self._signal_handlers(not until_idle), collecting(self._gc):
                 await self._work(until_idle, max_wait)
         except BaseExceptionGroup as group:
             if len(group.exceptions) == 1:

@@ -14,6 +14,9 @@ timers, the removal of the timer that fired) in the same atomic write as the rec
 outbox entry and no round trip of their own, and the clearing write also reads the messages kept
 for the new listeners. Any other store gets each change as a call of its own, after the record,
 from the outbox. A start writes create-only without reading first: an existing run stays as it is.
+A stored record whose `outbox` flag is false has nothing left to perform, whatever its data lists
+(a `BatchStore` clears a performed outbox by its flag alone). `engine_batch` takes the same steps
+for many runs at once over such a store.
 """
 
 from __future__ import annotations
