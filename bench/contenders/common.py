@@ -176,6 +176,16 @@ class Tracker:
     def done(self) -> int:
         return len(self._completed)
 
+    def missing(self) -> list[str]:
+        """The orders of this burst that did not complete (yet), in order."""
+        return [o for o in self.order_ids() if o not in self._completed]
+
+    def stage(self, order: str) -> str:
+        """How far an order got, as the simulated services saw it."""
+        if order in self._steps:
+            return "shipping requested"
+        return "payment replied" if order in self._replied else "no payment request seen"
+
     async def wait(self, timeout: float, stall_s: float = STALL_S) -> None:
         """Wait until every workflow completed, or none completed for `stall_s` (the rest are
         counted as lost), or `timeout`. A TimeoutError when none completed at all."""

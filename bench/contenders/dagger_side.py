@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import sys
 import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, cast
@@ -120,7 +121,23 @@ class DaggerBench:
             *(self.engine.start(orders, Order(OrderId(o), 1250)) for o in tracker.order_ids())
         )
         await tracker.wait(timeout=300.0)
+        if tracker.done < n:
+            await report_lost(self.engine, orders.name, tracker)
         return tracker.figures()
+
+
+async def report_lost(engine: Engine, workflow: str, tracker: Tracker, show: int = 5) -> None:
+    """On stderr: how many orders did not complete, and where the first few of them stand."""
+    missing = tracker.missing()
+    print(f"{len(missing)} of {tracker.total} orders did not complete; the first:", file=sys.stderr)
+    for order in missing[:show]:
+        status = await engine.status(f"{workflow}:{order}")
+        if status is None:
+            where = "no run"
+        else:
+            running = [n.name for n in status.nodes if n.status.value == "EXECUTING"]
+            where = f"{status.status.value} at {running}, {status.pending_effects} effects pending"
+        print(f"  {order}: {tracker.stage(order)}; {where}", file=sys.stderr)
 
 
 @contextlib.asynccontextmanager
