@@ -24,7 +24,7 @@ NEVER = -1  # the record TTL meaning "never expire", whatever the namespace's de
 # Worth another try: timeout (9), hot key (14), device overload (18), cluster change or partition
 # unavailable (7, 11), connection trouble (-10, -7, -8, -15; -14: the client's error-rate back-off),
 # query or batch queue full (211, 212, 152), index still being built (203). All else is final.
-_TRANSIENT_CODES = frozenset({9, 14, 18, 7, 11, -10, -7, -8, -15, -14, 211, 212, 152, 203})
+TRANSIENT = frozenset({9, 14, 18, 7, 11, -10, -7, -8, -15, -14, 211, 212, 152, 203})
 _URL_KEYS = frozenset({"prefix", "timeout_ms", "pool"})
 
 
@@ -191,7 +191,7 @@ class Connection:
             except expect:
                 raise
             except aex.AerospikeError as exc:
-                if getattr(exc, "code", None) not in _TRANSIENT_CODES:
+                if getattr(exc, "code", None) not in TRANSIENT:
                     raise self._error(what, exc, "") from exc
                 if attempt == self.config.attempts:
                     raise self._error(what, exc, f" (tried {attempt} times)") from exc

@@ -1,7 +1,8 @@
 """The Aerospike store's early messages: one record per (topic, key) in the `early` set.
 
 So whether anything is kept for a new listener is a read of one key, which the store sends in the
-same round trip as the write that clears the outbox (nothing kept: the key is simply not found).
+same round trip as the write that clears the outbox (nothing kept: the key is simply not found),
+or, for many listeners at once, one batch read.
 Bins: `msgs` maps message id -> [value, expires at, arrival ns, arrival seq]; `mexp` maps message
 id -> expiry in whole milliseconds (a map-values index finds what `purge` drops). A message id
 already kept is not replaced (insert-or-ignore). The record's TTL is the latest expiry of its
@@ -83,6 +84,24 @@ class EarlyMessages:
         for topic, key in pairs:
             out += await self.take(topic, key)
         return tuple(out)
+
+    async def peek(
+        self, groups: Sequence[Sequence[tuple[str, str]]]
+    ) -> list[tuple[EarlyMessage, ...]]:
+        """The messages kept for each group of pairs (as `take_all`), all read in one batch."""
+        pairs = [p for group in groups for p in group]
+        if not pairs:
+            return [() for _ in groups]
+        c = self._conn
+        done = await c.call(
+            f"reading the messages kept for {len(pairs)} keys",
+            c.client.batch_read,
+            [self.key(t, k) for t, k in pairs],
+        )
+        reads, out = iter(done.batch_records), []
+        for group in groups:
+            out.append(await self.found(group, list(itertools.islice(reads, len(group)))))
+        return out
 
     async def found(
         self, pairs: Sequence[tuple[str, str]], reads: Sequence[br.BatchRecord]
