@@ -1,4 +1,4 @@
-"""Steps of many instances at once, over a store that is a `BatchStore` (SQLite).
+"""Steps of many instances at once, over a store that is a `BatchStore` (SQLite, Aerospike).
 
 A batch of fetched messages, or the starts made in one event-loop iteration, is taken as one step:
 the records read in one query, each event applied by the machine, the new records (with their

@@ -537,21 +537,26 @@ class Clear:
 @runtime_checkable
 class BatchStore(IndexingStore, Protocol):
     """An optional capability of an IndexingStore: many records read in one round trip, and many
-    compare-and-sets written in one atomic write. The engine then takes a batch of fetched
-    messages (or of starts) as one step: one read, one write, one send, one clearing write."""
+    compare-and-sets written in one. The engine then takes a batch of fetched messages (or of
+    starts) as one step: one read, one write, one send, one clearing write.
+
+    Each Put or Clear is atomic on its own (a record with its index changes), which is all the
+    engine needs: every run in a batch is a step of its own. A store may make the whole call one
+    transaction (SQLite does; Aerospike batches are atomic per record). If a call fails part way,
+    a record it did write keeps its outbox until the engine's outbox sweep performs it."""
 
     async def get_many(self, instance_ids: Sequence[str]) -> Mapping[str, StoredInstance]:
         """The records of those ids that exist."""
         ...
 
     async def put_many(self, puts: Sequence[Put]) -> Sequence[Written]:
-        """`put_indexed` of each, in order, in one atomic write; a compare-and-set that loses
+        """`put_indexed` of each, in order, in one round trip; a compare-and-set that loses
         writes nothing of its own and leaves the others as they are. One Written per Put."""
         ...
 
     async def clear_many(self, clears: Sequence[Clear]) -> Sequence[Written]:
         """For each record still at its `generation`: `outbox` set false and a new generation,
         its data left as it is (the engine then reads its outbox as empty), and, as `put_indexed`
-        does, the early messages of `peek`; one atomic write, one Written per Clear, in order.
+        does, the early messages of `peek`; one round trip, one Written per Clear, in order.
         Cheaper than rewriting each record without its performed effects."""
         ...
