@@ -107,16 +107,20 @@ class Batches:
 
     async def _apply_all(self, jobs: list[Job]) -> list[Outcome | None]:
         """Events in rounds: the first event of each run, then the second, ... (in order)."""
-        rounds: list[list[Job]] = []
+        rounds: list[list[int]] = []  # indexes into `jobs`
         seen: dict[str, int] = {}
-        for job in jobs:
+        for at, job in enumerate(jobs):
             n = seen[job.iid] = seen.get(job.iid, -1) + 1
             if n == len(rounds):
                 rounds.append([])
-            rounds[n].append(job)
-        for batch in rounds:
-            await self.run(batch)
-        return [None] * len(jobs)
+            rounds[n].append(at)
+        outcomes: list[Outcome | None] = [None] * len(jobs)
+        for members in rounds:
+            done = await self.run([jobs[at] for at in members])
+            for at, outcome in zip(members, done, strict=True):
+                if isinstance(outcome, Exception):
+                    outcomes[at] = outcome  # that caller's error, not the others'
+        return outcomes
 
     # ------------------------------------------------------------------ a batch
 
@@ -124,9 +128,9 @@ class Batches:
         self, jobs: Sequence[Job], *, urgent: bool = True, rounds: int = 3
     ) -> list[Outcome]:
         """Each job's step; per job, whether it changed its run (a start: created it), or the
-        error of a start that failed on its own. Jobs of runs that other steps hold wait for
-        them and make a batch of their own, up to `rounds` times; then they go one at a time,
-        as do jobs whose step raised (a start's error is its own; a message's is raised)."""
+        error of its step. Jobs of runs that other steps hold wait for them and make a batch of
+        their own, up to `rounds` times; then they go one at a time, as do jobs whose step
+        raised (so the error is that job's alone). An error of the batch itself is raised."""
         core = self.core
         done: dict[str, Outcome] = dict.fromkeys((j.iid for j in jobs), False)
         async with core.working():
@@ -156,13 +160,13 @@ class Batches:
         return [done[j.iid] for j in jobs]
 
     async def _alone(self, job: Job, done: dict[str, Outcome]) -> None:
-        if job.event is not None:
-            await self.core.process(job.iid, job.event)
-            done[job.iid] = True
-            return
-        assert job.wf is not None
         try:
-            _iid, done[job.iid] = await self.core.start(job.wf, job.state)
+            if job.event is not None:
+                await self.core.process(job.iid, job.event)
+                done[job.iid] = True
+            else:
+                assert job.wf is not None
+                _iid, done[job.iid] = await self.core.start(job.wf, job.state)
         except Exception as exc:
             done[job.iid] = exc
 

@@ -111,10 +111,12 @@ class Intake:
             else:
                 jobs.append(job)
                 taken.add(job.iid)
-        if jobs:
-            await self._batches.run(jobs)
+        outcomes = await self._batches.run(jobs) if jobs else []
         if alone:
             await by_key(alone, self.handle)
+        for outcome in outcomes:
+            if isinstance(outcome, Exception):
+                raise outcome  # as a message's step that fails alone does
 
     async def _direct(self, rec: Incoming, taken: set[str]) -> Job | None:
         """The batch job for `rec` when exactly one run waits for it and nothing else in this

@@ -21,7 +21,7 @@ import pytest
 from attrs import frozen
 
 from runtime import Engine, Run, Status
-from runtime.engine import GC_THRESHOLDS
+from runtime.engine_idle import GC_THRESHOLDS
 from runtime.ops.hooks import BaseObserver, EngineObserver
 from runtime.types import JSON, BatchStore, CompiledWorkflow, Outgoing
 

@@ -212,17 +212,8 @@ SPOILS = attrs.evolve(
     workflow("Spoils", process("P", call(_spoil_one))), encode_state=_encode_unless_bad
 )
 
-ONE_ERROR_EACH = pytest.mark.xfail(
-    strict=True,
-    reason="one event's error goes to every event of its chunk: Batches._alone lets "
-    "Core.process raise, Gathered gives that error to each caller, and engine.run() raises an "
-    "ExceptionGroup of one copy per call of the chunk instead of the one ValueError",
-)
 
-
-@pytest.mark.parametrize(
-    "url", ["memory", pytest.param("sqlite", marks=ONE_ERROR_EACH)], indirect=True
-)
+@pytest.mark.parametrize("url", ["memory", "sqlite"], indirect=True)
 async def test_a_result_the_store_cannot_take_stops_the_engine_with_its_own_error(
     url: str,
 ) -> None:
