@@ -1,15 +1,17 @@
 """Fixtures of the tests of the Kafka backend on its own (test_kafka_*.py), which skip when
-DAGGER_KAFKA_BOOTSTRAP is unset. Topics outlive a test: `names` gives names of its own."""
+DAGGER_KAFKA_BOOTSTRAP is unset (support.py). Topics outlive a test: `names` gives names of its
+own."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 
 import pytest
 
 from runtime.backends.kafka import KafkaBroker
+
+from .support import BOOTSTRAP
 
 
 @pytest.fixture
@@ -22,7 +24,7 @@ def names() -> Callable[[str], str]:
 @pytest.fixture
 async def broker() -> AsyncIterator[KafkaBroker]:
     """A started KafkaBroker whose `ensure_topics` makes 4 partitions."""
-    b = KafkaBroker(os.environ["DAGGER_KAFKA_BOOTSTRAP"], client_id="dagger-tests", partitions=4)
+    b = KafkaBroker(BOOTSTRAP, client_id="dagger-tests", partitions=4)
     await b.start()
     try:
         yield b

@@ -7,24 +7,17 @@ Topics outlive a test, so every test uses topic and group names of its own.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Callable, Sequence
 
-import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from runtime.backends.kafka import KafkaBroker, KafkaConsumer
 from runtime.types import MESSAGE_ID_HEADER, Incoming, Outgoing
 
-BOOTSTRAP = os.environ.get("DAGGER_KAFKA_BOOTSTRAP", "")
-if not BOOTSTRAP:
-    pytest.skip(
-        "needs Apache Kafka: run `make kafka-up` and set DAGGER_KAFKA_BOOTSTRAP=127.0.0.1:9092",
-        allow_module_level=True,
-    )
+from .support import BOOTSTRAP, KAFKA
 
-pytestmark = pytest.mark.kafka
+pytestmark = KAFKA
 
 
 def message(topic: str, key: str, n: int) -> Outgoing:

@@ -5,25 +5,18 @@ real Apache Kafka: `make kafka-up`, then
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Callable
 
-import pytest
 from aiokafka.errors import MessageSizeTooLargeError
 from aiokafka.partitioner import murmur2
 
 from runtime.backends.kafka import KafkaBroker
 from runtime.types import MESSAGE_ID_HEADER, Incoming, Outgoing
 
-BOOTSTRAP = os.environ.get("DAGGER_KAFKA_BOOTSTRAP", "")
-if not BOOTSTRAP:
-    pytest.skip(
-        "needs Apache Kafka: run `make kafka-up` and set DAGGER_KAFKA_BOOTSTRAP=127.0.0.1:9092",
-        allow_module_level=True,
-    )
+from .support import BOOTSTRAP, KAFKA
 
-pytestmark = pytest.mark.kafka
+pytestmark = KAFKA
 
 PARTITIONS = 4
 
