@@ -25,8 +25,9 @@ Decisions worth knowing:
 - At most `max_steps` steps run at once: by default 8 on memory or SQLite alone (a step is CPU
   and one shared commit), 64 over Kafka with a SQLite or memory store (a step also waits for
   an acknowledgement), 256 with a remote store (every read and write waits on the network);
-  steps of runs in flight go before new starts. Consumers fetch `batch_size` messages at a
-  time (16 on memory or SQLite alone, else 256).
+  steps of runs in flight go before new starts; a batch step counts as one. Consumers fetch
+  `batch_size` messages at a time (16 on memory or SQLite alone, else 256), and a batch step
+  takes at most `batch_size` runs.
 - Starting a worker performs every outbox still pending in the store at once (crash recovery);
   while serving it performs those untouched for `recover_after` seconds. A second worker started
   beside a busy one may therefore repeat a few effects: they are at least once, with stable ids.

@@ -17,6 +17,7 @@ so no `Any` reaches the rest of the runtime.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Sequence
 from typing import Protocol, TypeVar
@@ -197,9 +198,15 @@ class KeyPartitioner:
         hashed = self._hashes.get(key)
         if hashed is None:
             if len(self._hashes) >= self._size:
-                self._hashes.clear()
+                self._forget_older_half()
             hashed = self._hashes[key] = murmur2(key) & 0x7FFFFFFF
         return partitions[hashed % len(partitions)]
+
+    def _forget_older_half(self) -> None:
+        """Drop the half hashed longest ago (a dict keeps insertion order): with more keys in
+        flight than it holds, the keys in use stay, instead of all starting over."""
+        for key in list(itertools.islice(self._hashes, len(self._hashes) // 2)):
+            del self._hashes[key]
 
 
 def _started(part: _P | None) -> _P:

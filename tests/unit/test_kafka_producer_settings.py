@@ -13,7 +13,7 @@ KEYS = [f"Orders2:order-{n}".encode() for n in range(500)] + [b"", b"\x00\xff", 
 @pytest.mark.parametrize("count", [1, 3, 4, 12])
 def test_keys_land_where_the_java_client_puts_them(count: int) -> None:
     partitions = list(range(count))
-    reference, ours = DefaultPartitioner(), KeyPartitioner(size=64)  # small: it clears often
+    reference, ours = DefaultPartitioner(), KeyPartitioner(size=64)  # small: it forgets often
     for _ in range(2):  # the second pass mostly hits the remembered hashes
         assert [ours(k, partitions, partitions) for k in KEYS] == [
             reference(k, partitions, partitions) for k in KEYS
