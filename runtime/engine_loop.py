@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from runtime.engine_batch import Batches, Job
@@ -98,13 +98,18 @@ class Intake:
         if self._batches is None or len(batch) == 1:
             await by_key(batch, self.handle)
             return
+        routes = [self._routable(rec) for rec in batch]
+        pairs = list({(rec.topic, r[1]) for rec, r in zip(batch, routes, strict=True) if r})
+        waiting = await self._batches.store.waiters_many(pairs) if pairs else {}
         jobs: list[Job] = []
         alone: list[Incoming] = []
         alone_keys: set[tuple[str, str]] = set()
         taken: set[str] = set()
-        for rec in batch:
+        for rec, route in zip(batch, routes, strict=True):
             group = (rec.topic, rec.key)
-            job = None if group in alone_keys else await self._direct(rec, taken)
+            job = None
+            if route is not None and group not in alone_keys:
+                job = self._direct(rec, route, waiting, taken)
             if job is None:
                 alone.append(rec)
                 alone_keys.add(group)
@@ -118,20 +123,29 @@ class Intake:
             if isinstance(outcome, Exception):
                 raise outcome  # as a message's step that fails alone does
 
-    async def _direct(self, rec: Incoming, taken: set[str]) -> Job | None:
-        """The batch job for `rec` when exactly one run waits for it and nothing else in this
-        batch or this engine is busy with that run; else None (it goes alone)."""
+    def _routable(self, rec: Incoming) -> tuple[object, str] | None:
+        """(message, correlation key) of a listener's message that decodes and carries no trace
+        context (a span of its own needs the one-at-a-time way); else None."""
         spec = self._core.registry.topics.get(rec.topic)
         if spec is None or rec.topic == HANDOFF_TOPIC or tracing.wanted(rec.headers):
-            return None  # not a listener's message, or it has a span of its own
+            return None
         decoded = _decode(spec, rec)
-        if isinstance(decoded, str):
+        return None if isinstance(decoded, str) else decoded
+
+    def _direct(
+        self,
+        rec: Incoming,
+        route: tuple[object, str],
+        waiting: Mapping[tuple[str, str], Sequence[str]],
+        taken: set[str],
+    ) -> Job | None:
+        """The batch job for `rec` when exactly one run waits for it and nothing else in this
+        batch or this engine is busy with that run; else None (it goes alone)."""
+        message, key = route
+        iids = waiting.get((rec.topic, key), ())
+        if len(iids) != 1:
             return None
-        message, key = decoded
-        waiting = await self._core.store.waiters(rec.topic, key)
-        if len(waiting) != 1:
-            return None
-        iid = waiting[0]
+        iid = iids[0]
         if iid in taken or self._core.locks.held(iid):
             return None
         return Job(iid, MessageArrived(message_id(rec), rec.topic, key, message))

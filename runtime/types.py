@@ -549,6 +549,12 @@ class BatchStore(IndexingStore, Protocol):
         """The records of those ids that exist."""
         ...
 
+    async def waiters_many(
+        self, pairs: Sequence[tuple[str, str]]
+    ) -> Mapping[tuple[str, str], Sequence[str]]:
+        """`waiters` of each (topic, key); a pair nobody waits on may be left out."""
+        ...
+
     async def put_many(self, puts: Sequence[Put]) -> Sequence[Written]:
         """`put_indexed` of each, in order, in one round trip; a compare-and-set that loses
         writes nothing of its own and leaves the others as they are. One Written per Put."""

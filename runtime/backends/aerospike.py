@@ -18,6 +18,7 @@ purges. Everything else is written to never expire, whatever the namespace's def
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -175,6 +176,13 @@ class AerospikeStore:
 
     async def waiters(self, topic: str, key: str) -> Sequence[str]:
         return await self._index.waiters(topic, key)
+
+    async def waiters_many(
+        self, pairs: Sequence[tuple[str, str]]
+    ) -> Mapping[tuple[str, str], Sequence[str]]:
+        """`runtime.types.BatchStore`: a secondary-index query per pair, all at once."""
+        found = await asyncio.gather(*(self._index.waiters(t, k) for t, k in pairs))
+        return {pair: iids for pair, iids in zip(pairs, found, strict=True) if iids}
 
     # ------------------------------------------------------------------ timers
 

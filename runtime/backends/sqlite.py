@@ -141,6 +141,24 @@ class SqliteStore:
                 found[rec.id] = rec
         return found
 
+    async def waiters_many(
+        self, pairs: Sequence[tuple[str, str]]
+    ) -> Mapping[tuple[str, str], Sequence[str]]:
+        """`runtime.types.BatchStore`: one query per 250 pairs, joined on the waits' key (a row
+        value `IN` list would scan the table)."""
+        found: dict[tuple[str, str], list[str]] = {}
+        for at in range(0, len(pairs), 250):
+            chunk = pairs[at : at + 250]
+            wanted = ", ".join("(?, ?)" for _ in chunk)
+            sql = (
+                f"WITH wanted(topic, key) AS (VALUES {wanted}) SELECT w.topic, w.key,"
+                " w.instance_id FROM wanted CROSS JOIN waits w"
+                " ON w.topic = wanted.topic AND w.key = wanted.key ORDER BY 1, 2, 3"
+            )
+            for topic, key, iid in self.db.query(sql, tuple(x for pair in chunk for x in pair)):
+                found.setdefault((str(topic), str(key)), []).append(str(iid))
+        return found
+
     async def put_many(self, puts: Sequence[Put]) -> Sequence[Written]:
         """`runtime.types.BatchStore`: one transaction."""
 

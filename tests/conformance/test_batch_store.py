@@ -1,8 +1,8 @@
-"""The optional BatchStore capability: many records read at once, many compare-and-sets in one
-atomic write, many performed outboxes cleared in one atomic write.
+"""The optional BatchStore capability: many records and waiters read at once, many
+compare-and-sets in one write, many performed outboxes cleared in one write.
 
-Every store offering it behaves the same; stores that keep to the Store port (memory) or to
-IndexingStore alone (Aerospike, for now) do not offer it, so these tests skip them.
+Every store offering it (SQLite, Aerospike) behaves the same; the memory store keeps to the Store
+port, so these tests skip it.
 """
 
 from __future__ import annotations
@@ -36,6 +36,34 @@ def batch(store: Store) -> BatchStore:
     if not isinstance(store, BatchStore):
         pytest.skip(f"{type(store).__name__} does not offer BatchStore")
     return store
+
+
+# ------------------------------------------------------------------ waiters_many
+
+
+async def test_waiters_many_reads_what_waiters_reads_pair_by_pair(
+    store: Store, batch: BatchStore
+) -> None:
+    for topic, key, iid in [("T", "k1", "b"), ("T", "k1", "a"), ("T", "k2", "c"), ("U", "k1", "d")]:
+        await store.add_wait(topic, key, iid)
+    pairs = [("T", "k1"), ("T", "k2"), ("U", "k1"), ("U", "k2"), ("T", "none")]
+    got = await batch.waiters_many(pairs)
+    for pair in pairs:
+        assert list(got.get(pair, ())) == list(await store.waiters(*pair))
+    assert list(got[("T", "k1")]) == ["a", "b"]
+    assert await batch.waiters_many([]) == {}
+
+
+async def test_waiters_many_reads_more_pairs_than_one_query_takes(
+    store: Store, batch: BatchStore
+) -> None:
+    pairs = [("T", f"k{n:04d}") for n in range(600)]
+    for topic, key in pairs[::2]:
+        await store.add_wait(topic, key, f"run-{key}")
+    got = await batch.waiters_many(pairs)
+    assert {pair: list(iids) for pair, iids in got.items() if iids} == {
+        (t, k): [f"run-{k}"] for t, k in pairs[::2]
+    }
 
 
 # ------------------------------------------------------------------ get_many
