@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,15 +50,24 @@ def completed(db: Path) -> int:
     return int(count)
 
 
-def spawn(db: Path, seen: Path, log: Path) -> subprocess.Popen[bytes]:
+@contextlib.contextmanager
+def spawned(db: Path, seen: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A worker process for the block; killed when the block leaves it running (a failed
+    assertion must not leave it serving the file after the test)."""
     worker = ROOT / "tests/integration/order_services/worker.py"
     with log.open("ab") as err:
-        return subprocess.Popen(
+        process = subprocess.Popen(
             [sys.executable, str(worker), str(db), str(seen)],
             cwd=ROOT,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
             stderr=err,
         )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def wait_for(
@@ -121,16 +132,16 @@ async def test_sigkill_at_any_point_loses_nothing_and_applies_nothing_twice(tmp_
     await start_all(url, placed_at)
     done_at_kill = []
     for fraction in KILLS:
-        worker = spawn(db, seen, log)
-        await asyncio.to_thread(wait_for, db, fraction, worker)
-        worker.send_signal(signal.SIGKILL)
-        worker.wait()
+        with spawned(db, seen, log) as worker:
+            await asyncio.to_thread(wait_for, db, fraction, worker)
+            worker.send_signal(signal.SIGKILL)
+            worker.wait()
         done_at_kill.append(completed(db))
-    worker = spawn(db, seen, log)
-    await asyncio.to_thread(wait_for, db, 1.0, worker, 120)
-    await asyncio.to_thread(serving, log, len(KILLS) + 1)
-    worker.send_signal(signal.SIGTERM)
-    assert await asyncio.to_thread(worker.wait, 30) == 0, log.read_text()
+    with spawned(db, seen, log) as worker:
+        await asyncio.to_thread(wait_for, db, 1.0, worker, 120)
+        await asyncio.to_thread(serving, log, len(KILLS) + 1)
+        worker.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(worker.wait, 30) == 0, log.read_text()
     assert all(done < ORDERS for done in done_at_kill), done_at_kill  # every kill was mid-run
 
     expected = await reference(placed_at)
