@@ -136,7 +136,7 @@ def _instance(wf: CompiledWorkflow[S], doc: dict[str, Any]) -> Instance[S]:
             f"instance {ident} was recorded by {workflow} version {version}, "
             f"not {wf.name} version {wf.version}"
         )
-    nodes = tuple(_list(doc, "nodes", _decode_node_run))
+    nodes = _node_runs(doc)
     if len(nodes) != len(wf.nodes):
         raise DecodeError(
             f"instance {ident} has {len(nodes)} node runs; {wf.name} has {len(wf.nodes)}"
@@ -166,6 +166,46 @@ def _state(wf: CompiledWorkflow[S], ident: str, doc: dict[str, Any]) -> S:
         raise
     except (TypeError, ValueError, KeyError) as exc:
         raise DecodeError(f"instance {ident}: field 'state': {type(exc).__name__}: {exc}") from exc
+
+
+def _node_runs(doc: dict[str, Any]) -> tuple[NodeRun, ...]:
+    """The node runs; the usual well-formed ones are read without naming each field's place
+    (a record is decoded whenever another process wrote it last); anything else goes through
+    the checks that say what is wrong and where."""
+    items = doc.get("nodes")
+    if type(items) is list:
+        runs = [_well_formed_node_run(item) for item in items]
+        if None not in runs:
+            return tuple(r for r in runs if r is not None)
+    return tuple(_list(doc, "nodes", _decode_node_run))
+
+
+_STATUSES: Final = {s.value: s for s in Status}
+_NUMBERS: Final = (int, float)  # `type(x) in` leaves out bool, as `_number` does
+
+
+def _well_formed_node_run(item: object) -> NodeRun | None:
+    if item is None:
+        return _BLANK
+    if type(item) is not list or len(item) != 5:
+        return None
+    status, started, ended, attempt, detail = item
+    state = _STATUSES.get(status) if type(status) is str else None
+    if (
+        state is None
+        or not (started is None or type(started) in _NUMBERS)
+        or not (ended is None or type(ended) in _NUMBERS)
+        or type(attempt) is not int
+        or not (detail is None or type(detail) is str)
+    ):
+        return None
+    return NodeRun(
+        state,
+        None if started is None else float(started),
+        None if ended is None else float(ended),
+        attempt,
+        detail,
+    )
 
 
 def _decode_node_run(item: object, where: str) -> NodeRun:
@@ -267,10 +307,10 @@ def _optional_number(value: object, where: str) -> float | None:
 
 
 def _status(value: str, where: str) -> Status:
-    try:
-        return Status(value)
-    except ValueError:
-        raise DecodeError(f"{where}: {value!r} is not a status") from None
+    status = _STATUSES.get(value)
+    if status is None:
+        raise DecodeError(f"{where}: {value!r} is not a status")
+    return status
 
 
 def _kind(value: object) -> str:

@@ -143,6 +143,22 @@ def _doc() -> dict[str, Any]:
             lambda d: d["nodes"].__setitem__(1, ["EXECUTING", 1.0]),
             "nodes[1] must be an array of 5 items",
         ),
+        (
+            lambda d: d["nodes"].__setitem__(2, ["RUNNING", None, None, 0, None]),
+            "nodes[2]: 'RUNNING' is not a status",
+        ),
+        (
+            lambda d: d["nodes"].__setitem__(3, ["EXECUTING", "1.0", None, 0, None]),
+            "nodes[3] must be a number (got str '1.0')",
+        ),
+        (
+            lambda d: d["nodes"].__setitem__(4, ["COMPLETED", 1.0, 2.0, True, None]),
+            "nodes[4] must be an integer (got bool True)",
+        ),
+        (
+            lambda d: d["nodes"].__setitem__(5, ["COMPLETED", 1.0, 2.0, 0, 7]),
+            "nodes[5] must be a string (got int 7)",
+        ),
         (lambda d: d.update(waits=[["T", "k", "1"]]), "waits[0] must be an integer (got str '1')"),
         (lambda d: d.update(timers=[["t", 1, True]]), "timers[0] must be a number (got bool True)"),
         (
