@@ -42,6 +42,7 @@ FORMAT: Final = 1
 """Version of the record layout; bumped on any incompatible change."""
 
 _BLANK: Final = NodeRun()
+NOT_STARTED: Final = Status.NOT_STARTED
 
 
 def encode(wf: CompiledWorkflow[S], instance: Instance[S], outbox: tuple[Effect, ...]) -> bytes:
@@ -53,7 +54,7 @@ def encode(wf: CompiledWorkflow[S], instance: Instance[S], outbox: tuple[Effect,
             "version": instance.version,
             "status": instance.status.value,
             "state": wf.encode_state(instance.state),
-            "nodes": [None if r == _BLANK else _node_run(r) for r in instance.nodes],
+            "nodes": [_node_run(r) for r in instance.nodes],
             "waits": [(w.topic, w.key, w.node) for w in instance.waits],
             "timers": [(t.timer_id, t.node, t.due) for t in instance.timers],
             "applied": instance.applied,
@@ -89,8 +90,13 @@ def to_stored(
     )
 
 
-def _node_run(r: NodeRun) -> tuple[str, float | None, float | None, int, str | None]:
-    return (r.status.value, r.started_at, r.ended_at, r.attempt, r.detail)
+def _node_run(r: NodeRun) -> tuple[str, float | None, float | None, int, str | None] | None:
+    """None for a node not started (as `_BLANK`); the status goes as the str it is (a StrEnum
+    member: orjson writes its value, and `.value` costs a descriptor call per node)."""
+    status = r.status
+    if status is NOT_STARTED and r == _BLANK:
+        return None
+    return (status, r.started_at, r.ended_at, r.attempt, r.detail)
 
 
 def _effect(e: Effect) -> tuple[JSON, ...]:
