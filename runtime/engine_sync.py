@@ -1,5 +1,4 @@
-"""Who may work when: a lock per instance, a bounded number of steps at once, and calls of one
-event-loop iteration gathered into batches.
+"""Who may work when: a lock per instance, and a bounded number of steps at once.
 
 Bounding the steps in progress keeps each event-loop iteration short (latency) while still giving
 the SQLite group commit many writes per commit (throughput). Steps of runs already in flight
@@ -12,11 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Generic, TypeVar
-
-T = TypeVar("T")
-R = TypeVar("R")
+from collections.abc import AsyncIterator
 
 
 class Locks:
@@ -36,11 +31,7 @@ class Locks:
             async with lock:
                 yield
         finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
+            self._leave(key)
 
     async def claim(self, keys: list[str]) -> list[str]:
         """Take the locks of those `keys` nobody holds or waits for, without waiting (a batch
@@ -65,12 +56,16 @@ class Locks:
     def release(self, keys: list[str]) -> None:
         """Give back locks taken with `claim`."""
         for key in keys:
-            lock, users = self._locks[key]
-            lock.release()
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
+            self._locks[key][0].release()
+            self._leave(key)
+
+    def _leave(self, key: str) -> None:
+        """One user fewer of `key`'s lock; the lock goes when nobody holds or waits for it."""
+        lock, users = self._locks[key]
+        if users == 1:
+            del self._locks[key]
+        else:
+            self._locks[key] = (lock, users - 1)
 
 
 class Slots:
@@ -132,48 +127,3 @@ class Slots:
                 self._take(urgent)
                 fut.set_result(None)  # the slot is now the waiter's
                 return
-
-
-class Gathered(Generic[T, R]):
-    """Calls made in one event-loop iteration, handled as batches. `await gathered(item)` queues
-    `item`; once per iteration the queue goes to `handle` in chunks of `size`, each chunk in a
-    task of its own, and each caller gets its own item's outcome: the result, or the exception
-    `handle` gave for it. When `handle` itself raises, every caller of that chunk gets the error."""
-
-    def __init__(self, handle: Callable[[list[T]], Awaitable[list[R | Exception]]], size: int):
-        self._handle = handle
-        self._size = size
-        self._queue: list[tuple[T, asyncio.Future[R]]] = []
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    async def __call__(self, item: T) -> R:
-        loop = asyncio.get_running_loop()
-        outcome: asyncio.Future[R] = loop.create_future()
-        self._queue.append((item, outcome))
-        if len(self._queue) == 1:
-            loop.call_soon(self._flush)
-        return await outcome
-
-    def _flush(self) -> None:
-        queue, self._queue = self._queue, []
-        for at in range(0, len(queue), self._size):
-            task = asyncio.create_task(self._run(queue[at : at + self._size]))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    async def _run(self, chunk: list[tuple[T, asyncio.Future[R]]]) -> None:
-        try:
-            outcomes = await self._handle([item for item, _ in chunk])
-        except Exception as exc:
-            outcomes = [exc] * len(chunk)
-        except BaseException:
-            for _item, fut in chunk:
-                fut.cancel()
-            raise
-        for (_item, fut), outcome in zip(chunk, outcomes, strict=True):
-            if fut.done():
-                continue
-            if isinstance(outcome, Exception):
-                fut.set_exception(outcome)
-            else:
-                fut.set_result(outcome)

@@ -1,12 +1,13 @@
 """Sends made in one event-loop iteration leave Kafka's producer together.
 
-`Coalescer.send(messages)` queues the messages; once per loop iteration the queue is split by
-(topic, partition) with the producer's own partitioner, each part is written into record batches
-handed to the producer whole (aiokafka's batch API), and each caller resumes once the batches
-holding its messages are acknowledged, or fails with the error of one of them (a message too big
-for a record batch goes through `send` alone, in a batch the producer sizes for it). Through `send` one
-message at a time, aiokafka spends ~12 µs of CPU a message (partitioning, a future, the
-accumulator); a whole batch costs ~2 µs a message (measured over 50,000 messages on one broker).
+`Coalescer.send(messages)` queues the messages (`runtime.gathered`); once per loop iteration the
+queue is split by (topic, partition) with the producer's own partitioner, each part is written
+into record batches handed to the producer whole (aiokafka's batch API), and each caller resumes
+once the batches holding its messages are acknowledged, or fails with the error of one of them (a
+message too big for a record batch goes through `send` alone, in a batch the producer sizes for
+it). Through `send` one message at a time, aiokafka spends ~12 µs of CPU a message (partitioning,
+a future, the accumulator); a whole batch costs ~2 µs a message (measured over 50,000 messages on
+one broker).
 
 Order: messages of one caller keep their order within a partition, and so do the sends of one
 iteration; the appending of one iteration's batches finishes before the next one's starts, so a
@@ -19,6 +20,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from runtime.gathered import Gathered
 from runtime.types import Outgoing
 
 Partitioner = Callable[[bytes | None, list[int], list[int]], int]
@@ -61,9 +63,8 @@ class BatchingProducer(Protocol):
     ) -> asyncio.Future[object]: ...
 
 
-_Waiter = asyncio.Future[None]
 _Ack = asyncio.Future[object]
-_Queued = tuple[Sequence[Outgoing], _Waiter]
+_ALL = 1 << 30  # one flush takes every send of its iteration
 
 
 class Coalescer:
@@ -72,59 +73,38 @@ class Coalescer:
     def __init__(self, producer: BatchingProducer, partitioner: Partitioner) -> None:
         self._producer = producer
         self._partitioner = partitioner
-        self._queue: list[_Queued] = []
         self._appending = asyncio.Lock()
-        self._flushes: set[asyncio.Task[None]] = set()
+        self._gathered: Gathered[Sequence[Outgoing], None] = Gathered(self._flush, _ALL)
 
     async def send(self, messages: Sequence[Outgoing]) -> None:
         """Publish `messages`; returns once every one of them is acknowledged, or raises the
         error of a batch that holds one of them."""
-        if not messages:
-            return
-        loop = asyncio.get_running_loop()
-        done: _Waiter = loop.create_future()
-        self._queue.append((messages, done))
-        if len(self._queue) == 1:
-            loop.call_soon(self._flush_soon)
-        await done
+        if messages:
+            await self._gathered(messages)
 
-    def _flush_soon(self) -> None:
-        queue, self._queue = self._queue, []
-        task = asyncio.create_task(self._flush(queue))
-        self._flushes.add(task)
-        task.add_done_callback(self._flushes.discard)
-
-    async def _flush(self, queue: list[_Queued]) -> None:
-        try:
-            async with self._appending:
-                acks = await self._append(queue)
-        except Exception as exc:
-            for _messages, done in queue:
-                if not done.done():
-                    done.set_exception(exc)
-            return
-        except BaseException:
-            for _messages, done in queue:
-                done.cancel()
-            raise
+    async def _flush(self, queue: list[Sequence[Outgoing]]) -> list[Exception | None]:
+        """Per caller of this iteration: None once its batches are acknowledged, or the error of
+        one of them."""
+        async with self._appending:
+            acks = await self._append(queue)
         every = list({ack for mine in acks for ack in mine})
         results = await asyncio.gather(*every, return_exceptions=True)
-        failed = {a: r for a, r in zip(every, results, strict=True) if isinstance(r, BaseException)}
-        for (_messages, done), mine in zip(queue, acks, strict=True):
-            error = next((failed[a] for a in mine if a in failed), None) if failed else None
-            if done.done():
-                continue
-            if error is None:
-                done.set_result(None)
-            else:
-                done.set_exception(error)
+        failed: dict[_Ack, Exception] = {}
+        for ack, result in zip(every, results, strict=True):
+            if isinstance(result, Exception):
+                failed[ack] = result
+            elif isinstance(result, BaseException):
+                raise result  # cancelled: every caller of this flush is
+        if not failed:
+            return [None] * len(acks)
+        return [next((failed[a] for a in mine if a in failed), None) for mine in acks]
 
-    async def _append(self, queue: list[_Queued]) -> list[set[_Ack]]:
+    async def _append(self, queue: list[Sequence[Outgoing]]) -> list[set[_Ack]]:
         """Hand the queued messages to the producer as record batches, one or more per
         partition; per caller, the acknowledgements its messages wait for."""
         parts: dict[tuple[str, int], list[tuple[int, Outgoing]]] = {}
         known: dict[str, list[int]] = {}
-        for caller, (messages, _done) in enumerate(queue):
+        for caller, messages in enumerate(queue):
             for m in messages:
                 partitions = known.get(m.topic)
                 if partitions is None:

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from runtime.engine_sync import Gathered
+from runtime.gathered import Gathered
 
 
 class Doubler:
