@@ -25,9 +25,9 @@ from attrs import define, frozen
 
 from runtime import machine, record
 from runtime.engine_api import UnknownWorkflowError
-from runtime.engine_core import Core
+from runtime.engine_core import Core, instance_id
 from runtime.engine_outbox import Plan, in_order, owed, settle, without
-from runtime.engine_sync import Gathered
+from runtime.gathered import Gathered
 from runtime.types import (
     BatchStore,
     Clear,
@@ -90,7 +90,7 @@ class Batches:
 
     async def start(self, wf: CompiledWorkflow[Any], state: object) -> tuple[str, bool]:
         """`Core.start`, sharing a batch with the other starts of this event-loop iteration."""
-        iid = f"{wf.name}:{wf.key(state)}"
+        iid = instance_id(wf, state)
         return iid, await self._starts(Job(iid, None, wf, state))
 
     async def process(self, iid: str, event: Event) -> None:
@@ -219,9 +219,7 @@ class Batches:
                 _log.debug("instance %s does not exist; %s dropped", job.iid, job.event.event_id)
                 return None
             try:
-                wf = core.registry.workflow(stored.workflow)
-                before, outbox = core.decoded.get(wf, job.iid, stored.data)
-                outbox = outbox if stored.outbox else ()  # else performed (`clear_many`)
+                wf, before, outbox = core.decode(stored)
             except (UnknownWorkflowError, DecodeError) as exc:
                 _log.error("instance %s: cannot apply %s: %s", job.iid, job.event.event_id, exc)
                 return None
@@ -275,7 +273,7 @@ class Batches:
         record is not encoded again); one that still owes calls is written without the rest.
         A record that moved meanwhile is cleared alone, reloading it."""
         flags: list[tuple[_Step, Plan, Clear]] = []
-        puts: list[tuple[_Step, Plan, Put]] = []
+        puts: list[tuple[_Step, Plan, Put, tuple[Effect, ...]]] = []
         for s in steps:
             plan = s.plan
             if plan is None or s.recorded == owed(s.recorded):
@@ -288,15 +286,15 @@ class Batches:
             rec = record.to_stored(
                 s.wf, s.t.instance, left, generation=gen, retention=self.core.retention
             )
-            puts.append((s, plan, Put(rec, gen, (), peek)))
+            puts.append((s, plan, Put(rec, gen, (), peek), left))
         if flags:
             written = await self._timed("put", self.store.clear_many([c for *_, c in flags]))
             for (s, plan, _c), w in zip(flags, written, strict=True):
                 await self._cleared(s, plan, s.put.record.data, (), w)
         if puts:
-            written = await self._timed("put", self.store.put_many([p for *_, p in puts]))
-            for (s, plan, p), w in zip(puts, written, strict=True):
-                await self._cleared(s, plan, p.record.data, without(s.recorded, plan.done), w)
+            written = await self._timed("put", self.store.put_many([p for _s, _p, p, _l in puts]))
+            for (s, plan, p, left), w in zip(puts, written, strict=True):
+                await self._cleared(s, plan, p.record.data, left, w)
 
     async def _cleared(
         self, s: _Step, plan: Plan, data: bytes, left: tuple[Effect, ...], w: Written

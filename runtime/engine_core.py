@@ -80,6 +80,11 @@ _CAS_ATTEMPTS = 50
 Loaded = tuple[CompiledWorkflow[Any], StoredInstance, Instance[Any], tuple[Effect, ...]]
 
 
+def instance_id(wf: CompiledWorkflow[Any], state: object) -> str:
+    """The id of the run of `wf` over `state`: one run per workflow and key."""
+    return f"{wf.name}:{wf.key(state)}"
+
+
 class CallLauncher(Protocol):
     def launch(self, wf: CompiledWorkflow[Any], instance: Instance[Any], call: RunCall) -> None: ...
 
@@ -117,7 +122,7 @@ class Core:
     async def start(self, wf: CompiledWorkflow[Any], state: object) -> tuple[str, bool]:
         """Create the run for `state` unless its key exists; (id, created). Nothing is read
         first: the create-only write fails when the run exists, and then changes nothing."""
-        iid = f"{wf.name}:{wf.key(state)}"
+        iid = instance_id(wf, state)
         created = False
 
         async def create() -> Plan | None:
@@ -191,9 +196,17 @@ class Core:
         self.observer.on_store("get", time.perf_counter() - began)
         if stored is None:
             return None
+        wf, instance, outbox = self.decode(stored)
+        return wf, stored, instance, outbox
+
+    def decode(
+        self, stored: StoredInstance
+    ) -> tuple[CompiledWorkflow[Any], Instance[Any], tuple[Effect, ...]]:
+        """The workflow, instance and outbox still owed of a stored record (the outbox flag
+        rule above); UnknownWorkflowError, DecodeError."""
         wf = self.registry.workflow(stored.workflow)
-        instance, outbox = self.decoded.get(wf, iid, stored.data)
-        return wf, stored, instance, outbox if stored.outbox else ()
+        instance, outbox = self.decoded.get(wf, stored.id, stored.data)
+        return wf, instance, outbox if stored.outbox else ()
 
     # ------------------------------------------------------------------ one event
 
