@@ -17,9 +17,9 @@ than `max_wait` seconds from now. `shutdown()` is idempotent; leaving the `async
 Decisions worth knowing:
 - `status(id)` of an unknown id is None; `cancel(id)` of an unknown id raises UnknownRunError.
 - Plain (sync) call functions run in a thread pool of `call_threads`; async ones on the loop.
-- Over a store that is a `BatchStore` (SQLite, Aerospike), the steps of many runs share their round trips
-  (runtime/engine_batch.py): a fetched batch of messages, the starts of one event-loop iteration,
-  and the call results and timers of one iteration each make one batch step.
+- Over a store that is a `BatchStore` (SQLite, Aerospike), the steps of many runs share their
+  round trips (runtime/engine_batch.py): a fetched batch of messages, the starts of one
+  event-loop iteration, and the call results and timers of one iteration each make one step.
 - While `run()` runs, the garbage collector runs less often (`gc_thresholds`, see GC_THRESHOLDS;
   None leaves the interpreter's settings alone); they are restored when it returns.
 - At most `max_steps` steps run at once: by default 8 on memory or SQLite alone (a step is CPU
