@@ -13,7 +13,7 @@ from generated.orders import FULFILLMENT_COMMAND, PAYMENT_COMMAND, OrderWorkflow
 from runtime import Engine, Status
 from runtime.types import Command
 
-from .processes import workers
+from .processes import Worker, workers
 from .support import (
     ENGINE_TOPICS,
     KAFKA,
@@ -33,6 +33,10 @@ pytestmark = KAFKA
 
 ORDERS = 1000
 KILL_AT = 250  # finished runs when one worker is killed
+WARM_UP_S = 60.0  # for both workers to apply their first events
+WARM_UP_STEP = 4  # orders started per quarter second until they have
+WARM_UP_MAX = 100
+PACE_STEP, PACE_S = 25, 0.05  # then the rest: 25 orders each 50 ms, so 2 s or more
 
 
 async def test_a_survivor_finishes_every_run_of_a_killed_worker(
@@ -46,11 +50,13 @@ async def test_a_survivor_finishes_every_run_of_a_killed_worker(
         Engine(space.url, store, workflows=[OrderWorkflow], group=group) as client,
     ):
         with workers(["a", "b"], tmp_path, bootstrap, store, group) as (doomed, survivor):
-            starts = [client.start(OrderWorkflow, o) for o in space.orders(ORDERS)]
-            starting = asyncio.ensure_future(asyncio.gather(*starts))
+            orders = space.orders(ORDERS)
+            warmed = await warm_up(client, orders, [doomed, survivor])
+            starting = asyncio.ensure_future(paced(client, orders[warmed:]))
             before_kill = await wait_finished(client, KILL_AT, within=60)
             assert before_kill >= KILL_AT, doomed.log() + survivor.log()
             assert doomed.transitions > 0, "the worker to kill did no work" + doomed.log()
+            assert before_kill < ORDERS, "every run finished before the kill"
             doomed.kill()
             killed_at = time.monotonic()
             await starting
@@ -75,6 +81,32 @@ async def test_a_survivor_finishes_every_run_of_a_killed_worker(
         f"killed with {before_kill} finished; the survivor finished the rest in {took_over:.1f} s"
     )
     print(f"the services received {duplicates} commands again (same ids)")
+
+
+async def warm_up(client: Engine, orders: list[Order], members: list[Worker]) -> int:
+    """Start orders a few at a time until every worker has applied some (each has joined the
+    group and owns partitions), so the burst that follows is shared; returns how many started.
+    A worker starts in a second or two, and without this the first to join could finish the
+    first KILL_AT runs alone."""
+    deadline = time.monotonic() + WARM_UP_S
+    started = 0
+    while not all(w.transitions > 0 for w in members):
+        if time.monotonic() > deadline:
+            logs = "".join(w.log() for w in members)
+            raise AssertionError(f"a worker did no work in {WARM_UP_S} s\n{logs}")
+        if started < WARM_UP_MAX:
+            batch = orders[started : started + WARM_UP_STEP]
+            await asyncio.gather(*(client.start(OrderWorkflow, o) for o in batch))
+            started += len(batch)
+        await asyncio.sleep(0.25)
+    return started
+
+
+async def paced(client: Engine, orders: list[Order]) -> None:
+    """Start the orders PACE_STEP at a time: the kill falls while runs are still starting."""
+    for at in range(0, len(orders), PACE_STEP):
+        await asyncio.gather(*(client.start(OrderWorkflow, o) for o in orders[at : at + PACE_STEP]))
+        await asyncio.sleep(PACE_S)
 
 
 def service_replies(order: Order) -> tuple[str, str]:
