@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -54,10 +53,12 @@ def test_a_workflow_checked_twice_reports_each_problem_once() -> None:
     assert codes(check([*loaded(wf), *loaded(wf)])) == ["DGR104"]
 
 
-def test_a_thousand_task_chain_loads_and_checks_in_seconds(
+def test_a_thousand_task_chain_loads_and_checks_clean(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Lookups are per file, not per task: this took minutes when each lambda walked the AST."""
+    """A chain of 1,000 tasks (250 processes, each with lambdas and a decision) loads with every
+    process in place and checks clean. How long it takes is measured by `python -m bench.compile`
+    (it took minutes when each lambda walked the file's AST; now well under a second)."""
     chain = "".join(
         f'    >> process("P{i}")\n    >> call(bump)\n    >> call(lambda o: o)\n'
         "    >> decide(lambda o: o.paid, then=call(bump), otherwise=fail(lambda o: o.order_id))\n"
@@ -72,11 +73,8 @@ def test_a_thousand_task_chain_loads_and_checks_in_seconds(
     )
     monkeypatch.setattr(sys, "path", list(sys.path))
     monkeypatch.delitem(sys.modules, "dgr_long_chain", raising=False)
-    started = time.perf_counter()
     result = load([str(dsl_file)])
     found = check(result.workflows)
-    elapsed = time.perf_counter() - started
     sys.modules.pop("dgr_long_chain", None)
     assert (result.diagnostics, found) == ((), [])
     assert len(result.workflows[0].workflow.items) == 250
-    assert elapsed < 10, f"load + check of 1,000 tasks took {elapsed:.1f} s"
