@@ -2,7 +2,7 @@
 
 300 orders of examples/orders.py are started on a SQLite file; a worker (with the simulated
 payment and fulfilment services, `order_services/worker.py`) is killed with SIGKILL five times,
-at 1% and then every ~20% of completions, and restarted; the last one runs to the end and stops on SIGTERM.
+at 1% and then every 15% of completions, and restarted; the last one runs to the end and stops on SIGTERM.
 Then every run must be COMPLETED with the same node statuses and state as in a run without
 crashes, no run may record an event twice, and the services must have seen every command (a
 command may be seen twice: effects are at least once, with stable ids).
@@ -33,7 +33,8 @@ from runtime import Engine, RunStatus, Status
 
 ROOT = Path(__file__).resolve().parents[2]
 ORDERS = 300
-KILLS = (0.01, 0.2, 0.4, 0.6, 0.8)
+# Completions come in batches (50 at once has been seen), so the last kill leaves 40% to do.
+KILLS = (0.01, 0.15, 0.3, 0.45, 0.6)
 
 
 def orders(placed_at: float) -> list[Order]:
@@ -71,7 +72,7 @@ def spawned(db: Path, seen: Path, log: Path) -> Iterator[subprocess.Popen[bytes]
 
 
 def wait_for(
-    db: Path, fraction: float, worker: subprocess.Popen[bytes], timeout: float = 60
+    db: Path, fraction: float, worker: subprocess.Popen[bytes], timeout: float = 120
 ) -> None:
     deadline = time.monotonic() + timeout
     while completed(db) < fraction * ORDERS:
@@ -125,6 +126,7 @@ def sent_ids(db: Path, topic: str) -> collections.Counter[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # six workers, each with its own progress deadline below
 async def test_sigkill_at_any_point_loses_nothing_and_applies_nothing_twice(tmp_path: Path) -> None:
     db, seen, log = tmp_path / "crash.db", tmp_path / "seen.txt", tmp_path / "workers.log"
     url = f"sqlite:///{db}"
@@ -138,7 +140,7 @@ async def test_sigkill_at_any_point_loses_nothing_and_applies_nothing_twice(tmp_
             worker.wait()
         done_at_kill.append(completed(db))
     with spawned(db, seen, log) as worker:
-        await asyncio.to_thread(wait_for, db, 1.0, worker, 120)
+        await asyncio.to_thread(wait_for, db, 1.0, worker, 180)
         await asyncio.to_thread(serving, log, len(KILLS) + 1)
         worker.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(worker.wait, 30) == 0, log.read_text()
