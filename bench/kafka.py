@@ -1,17 +1,21 @@
 """dagger over Kafka against the raw aiokafka limit, in one run on one broker.
 
     .venv/bin/python -m bench.kafka [--bootstrap 127.0.0.1:9092] [--n 3000] [--raw-n 30000]
-        [--only raw,orders2,example] [--kafka-options '?linger_ms=2'] [--batch 256]
+        [--only raw,durable,orders2,example] [--kafka-options '?linger_ms=2'] [--batch 256]
         [--max-steps 64] [--profile FILE]
 
 1. raw: `bench.contenders.kafka_raw_echo` (plain aiokafka, no engine): a command is produced, a
    service replies, a consumer reacts and produces the next command, a service replies, the
    consumer completes the order: two command/reply exchanges per order, nothing stored.
-2. dagger, the same pattern: the bench workflow Orders2 (bench/workloads/orders2.py: PAYMENT and
+2. durable: the same, plus the least state a durable engine must keep
+   (`bench.contenders.kafka_raw_durable`: one SQLite row per order, written with a
+   compare-and-set before the messages that depend on it). It says how much of raw's throughput
+   durability itself costs in one Python process; what dagger loses beyond it is the engine's.
+3. dagger, the same pattern: the bench workflow Orders2 (bench/workloads/orders2.py: PAYMENT and
    SHIPPING, each a command and its listener) on an Engine over `kafka://` with a SQLite store,
    the services answering through `engine.subscribe` (bench.contenders.dagger_side). This is the
    figure held against raw: target at least half.
-3. dagger, the order example (generated/orders.py): the same two exchanges plus every other step
+4. dagger, the order example (generated/orders.py): the same two exchanges plus every other step
    of OrderWorkflow (11 calls, a poll, two timers), each one a durable transition.
 
 Each runs a warm-up burst, then N orders started at once (raw: `--raw-n`: at N it is over too
@@ -50,6 +54,7 @@ from attrs import frozen
 from bench.contenders import dagger_side
 from bench.contenders.common import Figures, Tracker
 from bench.contenders.embedded import fresh_database
+from bench.contenders.kafka_raw_durable import DurableEcho
 from bench.contenders.kafka_raw_echo import Echo
 from bench.contenders.topics import claim_at_end, reset_topics
 from examples.orders import BoxId, BoxPacked, Charge, Fulfil, Order, OrderId, PaymentResult
@@ -67,7 +72,7 @@ from runtime.ops.hooks import BaseObserver
 WARMUP_N = 300
 BURST_TIMEOUT_S = 600.0
 TARGET_RATIO = 0.5
-SIDES = ("raw", "orders2", "example")
+SIDES = ("raw", "durable", "orders2", "example")
 
 Burst = Callable[[str, int], Awaitable[Figures]]
 
@@ -128,6 +133,15 @@ async def raw(options: Options, run: str) -> Measured:
     await echo.start()
     try:
         return await measured(echo.burst, f"raw{run}", options.raw_n)
+    finally:
+        await echo.close()
+
+
+async def durable(options: Options, run: str) -> Measured:
+    echo = DurableEcho(options.bootstrap, f"{run}d", options.workdir / "raw-durable.db")
+    await echo.start()
+    try:
+        return await measured(echo.burst, f"durable{run}", options.raw_n)
     finally:
         await echo.close()
 
@@ -278,6 +292,7 @@ def line(name: str, m: Measured) -> str:
 
 LABELS = {
     "raw": "raw aiokafka (kafka_raw_echo)",
+    "durable": "raw + least durable state (SQLite)",
     "orders2": "dagger Orders2 (kafka://, SQLite store)",
     "example": "dagger OrderWorkflow (kafka://, SQLite)",
 }
@@ -285,7 +300,12 @@ LABELS = {
 
 async def measure(options: Options) -> None:
     run = uuid.uuid4().hex[:8]
-    sides = {"raw": raw, "orders2": dagger_same_pattern, "example": dagger_example}
+    sides = {
+        "raw": raw,
+        "durable": durable,
+        "orders2": dagger_same_pattern,
+        "example": dagger_example,
+    }
     results: dict[str, Measured] = {}
     print(f"Kafka at {options.bootstrap}; each side in this one process, one after another")
     for name in SIDES:
@@ -297,6 +317,12 @@ async def measure(options: Options) -> None:
         ratio = results["orders2"].figures.wf_per_s / max(results["raw"].figures.wf_per_s, 1e-9)
         verdict = "met" if ratio >= TARGET_RATIO else "MISSED"
         print(f"dagger Orders2 / raw = {ratio:.2f} (target {TARGET_RATIO:.2f}: {verdict})")
+    if "raw" in results and "durable" in results:
+        floor = results["durable"].figures.wf_per_s / max(results["raw"].figures.wf_per_s, 1e-9)
+        print(f"least durable state / raw = {floor:.2f} (what any engine on SQLite could keep)")
+        if "orders2" in results:
+            share = results["orders2"].figures.wf_per_s / results["durable"].figures.wf_per_s
+            print(f"dagger Orders2 / least durable state = {share:.2f}")
 
 
 def parse(argv: Sequence[str] | None) -> Options:

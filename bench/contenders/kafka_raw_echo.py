@@ -126,8 +126,12 @@ class Echo:
         tracker = self.tracker = Tracker(phase, n)
         tracker.start_clock()
         sends = []
-        for order in tracker.order_ids():
-            value = orjson.dumps({"order_id": order, "amount_cents": 1250})
+        commands = [
+            (order, orjson.dumps({"order_id": order, "amount_cents": 1250}))
+            for order in tracker.order_ids()
+        ]
+        self._started(commands)
+        for order, value in commands:
             sends.append(await self._send(self.topics.payment_command, order, value))
         await asyncio.gather(*sends)
         await self._wait(tracker)
@@ -146,6 +150,12 @@ class Echo:
             raise RuntimeError("a consumer loop stopped without an error")
         waiting.result()
 
+    def _started(self, commands: list[tuple[str, bytes]]) -> None:
+        """Before the first commands of orders are produced (stateless here: nothing)."""
+
+    def _reacting(self, records: list[Any]) -> None:
+        """Before the reactor produces what a fetched batch asks for (stateless: nothing)."""
+
     async def _send(self, topic: str, key: str, value: bytes) -> Awaitable[Any]:
         future: Awaitable[Any] = await self.producer.send(topic, value=value, key=key.encode())
         return future
@@ -157,6 +167,8 @@ class Echo:
             if not records:
                 continue
             done: list[str] = []
+            if member is self.reactor:
+                self._reacting(records)
             sends = [await handle(record, done) for record in records]
             await asyncio.gather(*(send for send in sends if send is not None))
             await member.commit()
