@@ -4,6 +4,8 @@ Durability: WAL with `synchronous=NORMAL`, so a committed write survives `kill -
 (not a power cut). Several processes may open the same file; writers take the lock with
 `BEGIN IMMEDIATE` and wait up to `busy_timeout` for each other.
 
+Checkpoints (copying the log back into the file) run in a thread of their own: sqlite_wal.py.
+
 Group commit: every write runs at once, inside a savepoint of a transaction that stays open until the
 end of the current event-loop iteration, and the writer resumes only after that transaction commits.
 Many concurrent writers (hundreds of instances moving at once) therefore share one commit, and a
@@ -24,6 +26,7 @@ from typing import TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from runtime.backends.memory import Notifier
+from runtime.backends.sqlite_wal import LOG_BOUND_PAGES, Checkpointer
 
 T = TypeVar("T")
 
@@ -98,10 +101,14 @@ def path_from_url(url: str) -> tuple[Path, dict[str, str]]:
 class SqliteDatabase:
     """A reference-counted connection to one file, shared by the broker and the store."""
 
-    def __init__(self, path: Path, busy_timeout: float = 10.0) -> None:
+    def __init__(
+        self, path: Path, busy_timeout: float = 10.0, log_bound_pages: int = LOG_BOUND_PAGES
+    ) -> None:
         self.path = path
+        self.log_bound_pages = log_bound_pages  # see sqlite_wal.py
         self._busy_ms = int(busy_timeout * 1000)
         self._conn: sqlite3.Connection | None = None
+        self._checkpointer: Checkpointer | None = None  # copies the log back, off the loop
         self._users = 0
         self._txn: asyncio.Future[None] | None = None  # done when the open transaction commits
         self._pins = 0  # deferred blocks under way
@@ -122,7 +129,10 @@ class SqliteDatabase:
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")
             conn.execute("PRAGMA busy_timeout = 0")  # from now on, waits are ours (see _patiently)
+            conn.execute(f"PRAGMA wal_autocheckpoint = {int(self.log_bound_pages)}")
             self._conn = conn
+            self._checkpointer = Checkpointer(self.path)
+            self._checkpointer.start()
         self._users += 1
 
     def close(self) -> None:
@@ -130,6 +140,9 @@ class SqliteDatabase:
         if self._users > 0 or self._conn is None:
             return
         self._commit()
+        if self._checkpointer is not None:
+            self._checkpointer.stop()  # first: the last connection to close removes the log
+            self._checkpointer = None
         self._conn.close()
         self._conn = None
 
