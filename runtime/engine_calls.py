@@ -1,7 +1,8 @@
 """Running `call` nodes: the user's function on the run's state, then CallFinished.
 
 Async functions run on the event loop. Plain functions run in a thread pool (`call_threads`), since
-nothing says they are quick: one that blocks on I/O must not stall every other run. A per-attempt
+nothing says they are quick: one that blocks on I/O must not stall every other run; calls started
+together share their trip to a thread (runtime/engine_threads.py). A per-attempt
 `timeout` stops waiting for the attempt (a thread cannot be killed: it finishes in the background and
 its result is ignored). Success and failure both come back as `CallFinished(f"call/{node}/{attempt}")`;
 retries and backoff are the machine's business.
@@ -17,9 +18,9 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from runtime.engine_threads import Threads
 from runtime.types import Call, CallFinished, CompiledWorkflow, Event, Instance, RunCall
 
 _log = logging.getLogger("dagger.engine")
@@ -32,9 +33,9 @@ class Calls:
 
     def __init__(self, process: Callable[[str, Event], Awaitable[None]], threads: int) -> None:
         self._process = process
-        self._threads = threads
+        self._thread_count = threads
         self._group: asyncio.TaskGroup | None = None
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: Threads | None = None
         self._tasks: dict[CallKey, asyncio.Task[None]] = {}
         self._in_user_code: set[CallKey] = set()
         self.deferred: set[str] = set()
@@ -48,7 +49,7 @@ class Calls:
 
     def attach(self, group: asyncio.TaskGroup) -> None:
         self._group = group
-        self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="dagger-call")
+        self._pool = Threads(self._thread_count)
 
     def launch(self, wf: CompiledWorkflow[Any], instance: Instance[Any], call: RunCall) -> None:
         key = (instance.id, call.node, call.attempt)
@@ -82,17 +83,18 @@ class Calls:
     async def _attempt(self, node: Call[Any], state: object) -> tuple[object | None, str | None]:
         try:
             async with asyncio.timeout(node.timeout):
-                return await self._invoke(node.fn, state), None
+                return await self._invoke(node.fn, state, alone=node.timeout is not None), None
         except TimeoutError:
             return None, f"timed out after {node.timeout:g} s"
         except Exception as exc:
             return None, f"{type(exc).__name__}: {exc}"
 
-    async def _invoke(self, fn: Callable[[Any], Any], state: object) -> object:
+    async def _invoke(self, fn: Callable[[Any], Any], state: object, *, alone: bool) -> object:
         if inspect.iscoroutinefunction(fn):
             return await fn(state)
-        loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(self._pool, fn, state)
+        if self._pool is None:
+            raise RuntimeError("a call ran while the engine was not running")
+        result = await self._pool.run(fn, state, alone=alone)
         if inspect.isawaitable(result):
             return await result
         return result
@@ -109,6 +111,6 @@ class Calls:
             await asyncio.wait(list(self._tasks.values()))
         self._group = None
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.shutdown()
             self._pool = None
         return abandoned
