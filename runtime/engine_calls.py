@@ -81,12 +81,18 @@ class Calls:
             self._tasks.pop(key, None)
 
     async def _attempt(self, node: Call[Any], state: object) -> tuple[object | None, str | None]:
+        """(result, None) or (None, what went wrong). A TimeoutError the function raised itself
+        (a socket's, say) is its error like any other; only the attempt's own `timeout` running
+        out reads "timed out after"."""
+        limit = None if node.timeout is None else asyncio.timeout(node.timeout)
         try:
-            async with asyncio.timeout(node.timeout):
-                return await self._invoke(node.fn, state, alone=node.timeout is not None), None
-        except TimeoutError:
-            return None, f"timed out after {node.timeout:g} s"
+            if limit is None:
+                return await self._invoke(node.fn, state, alone=False), None
+            async with limit:
+                return await self._invoke(node.fn, state, alone=True), None
         except Exception as exc:
+            if limit is not None and limit.expired() and isinstance(exc, TimeoutError):
+                return None, f"timed out after {node.timeout:g} s"
             return None, f"{type(exc).__name__}: {exc}"
 
     async def _invoke(self, fn: Callable[[Any], Any], state: object, *, alone: bool) -> object:

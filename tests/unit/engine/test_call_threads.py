@@ -111,3 +111,25 @@ async def test_a_function_once_seen_slow_runs_alone_after(url: str) -> None:
         await running
     assert first == ["slow", "q0", "q1", "q2", "q3", "q4"]
     assert then[-1] == "slow" and sorted(then[:-1]) == ["q0", "q1", "q2", "q3", "q4"]
+
+
+async def test_a_timeout_error_of_the_function_itself_is_its_error(url: str) -> None:
+    """A socket that times out raises TimeoutError: that is the call's failure, not the call's
+    own `timeout` (which this attempt did not reach), with or without one."""
+
+    def fetch(d: Doc) -> Doc:
+        raise TimeoutError(f"socket to {d.key} timed out")
+
+    def keep(d: Doc, error: str) -> Doc:
+        return evolve(d, seen=(error,))
+
+    untimed = workflow("Untimed", process("P", call(fetch, on_error=keep)))
+    timed = workflow("Timed", process("P", call(fetch, timeout=30, on_error=keep)))
+    async with Engine(url, workflows=[untimed, timed]) as engine:
+        runs = [await engine.start(untimed, Doc("a")), await engine.start(timed, Doc("b"))]
+        await engine.run(until_idle=True)
+        seen = [s.state.seen for r in runs if (s := await engine.status(r.id)) is not None]
+    assert seen == [
+        ("TimeoutError: socket to a timed out",),
+        ("TimeoutError: socket to b timed out",),
+    ]
