@@ -15,6 +15,7 @@ without running, the instance id is handed to the workers on the hand-off topic.
 from __future__ import annotations
 
 import asyncio
+import collections
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
@@ -37,6 +38,7 @@ class Calls:
         self._group: asyncio.TaskGroup | None = None
         self._pool: Threads | None = None
         self._tasks: dict[CallKey, asyncio.Task[None]] = {}
+        self._per_run: collections.Counter[str] = collections.Counter()  # attempts under way
         self._in_user_code: set[CallKey] = set()
         self.deferred: set[str] = set()
 
@@ -45,7 +47,7 @@ class Calls:
         return len(self._tasks)
 
     def running(self, iid: str) -> bool:
-        return any(key[0] == iid for key in self._tasks)
+        return iid in self._per_run
 
     def attach(self, group: asyncio.TaskGroup) -> None:
         self._group = group
@@ -66,6 +68,7 @@ class Calls:
             return
         task = self._group.create_task(self._run(key, node, instance.state))
         self._tasks[key] = task
+        self._per_run[instance.id] += 1
 
     async def _run(self, key: CallKey, node: Call[Any], state: object) -> None:
         iid, n, attempt = key
@@ -78,7 +81,10 @@ class Calls:
             event = CallFinished(f"call/{n}/{attempt}", n, attempt, result, error, base=state)
             await self._process(iid, event)
         finally:
-            self._tasks.pop(key, None)
+            if self._tasks.pop(key, None) is not None:
+                self._per_run[iid] -= 1
+                if self._per_run[iid] <= 0:
+                    del self._per_run[iid]
 
     async def _attempt(self, node: Call[Any], state: object) -> tuple[object | None, str | None]:
         """(result, None) or (None, what went wrong). A TimeoutError the function raised itself
