@@ -18,7 +18,7 @@ Decisions worth knowing:
 - `status(id)` of an unknown id is None; `cancel(id)` of an unknown id raises UnknownRunError.
 - Plain (sync) call functions run in a thread pool of `call_threads`; async ones on the loop.
   Plain calls started together share their trip to a thread, except a call with a timeout and a
-  function once seen taking over 10 ms, which go alone (runtime/engine_threads.py).
+  function once seen taking over 20 ms, which go alone (runtime/engine_threads.py).
 - Over a store that is a `BatchStore` (SQLite, Aerospike), the steps of many runs share their
   round trips (runtime/engine_batch.py): a fetched batch of messages, the starts of one
   event-loop iteration, and the call results and timers of one iteration each make one step.

@@ -15,11 +15,19 @@ class Gathered(Generic[T, R]):
     """Calls made in one event-loop iteration, handled as batches. `await gathered(item)` queues
     `item`; once per iteration the queue goes to `handle` in chunks of `size`, each chunk in a
     task of its own, and each caller gets its own item's outcome: the result, or the exception
-    `handle` gave for it. When `handle` itself raises, every caller of that chunk gets the error."""
+    `handle` gave for it. When `handle` itself raises, every caller of that chunk gets the error.
+    With `spread` > 1, an iteration's calls are cut into at least `spread` chunks when there are
+    enough of them (for handlers that run chunks in parallel, such as a pool of threads)."""
 
-    def __init__(self, handle: Callable[[list[T]], Awaitable[list[R | Exception]]], size: int):
+    def __init__(
+        self,
+        handle: Callable[[list[T]], Awaitable[list[R | Exception]]],
+        size: int,
+        spread: int = 1,
+    ):
         self._handle = handle
         self._size = size
+        self._spread = spread
         self._queue: list[tuple[T, asyncio.Future[R]]] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -33,8 +41,9 @@ class Gathered(Generic[T, R]):
 
     def _flush(self) -> None:
         queue, self._queue = self._queue, []
-        for at in range(0, len(queue), self._size):
-            task = asyncio.create_task(self._run(queue[at : at + self._size]))
+        size = min(self._size, -(-len(queue) // self._spread))
+        for at in range(0, len(queue), size):
+            task = asyncio.create_task(self._run(queue[at : at + size]))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 

@@ -36,6 +36,16 @@ async def test_concurrent_calls_reach_the_handler_in_chunks_and_get_their_own_re
     assert [i for c in handler.chunks for i in c] == list(range(300))
 
 
+async def test_spread_cuts_a_few_calls_into_as_many_chunks_and_many_into_full_ones() -> None:
+    handler = Doubler()
+    gathered = Gathered(handler, 64, spread=3)
+    assert await asyncio.gather(*(gathered(i) for i in range(7))) == [i * 2 for i in range(7)]
+    assert [len(c) for c in handler.chunks] == [3, 3, 1]
+    handler.chunks.clear()
+    await asyncio.gather(*(gathered(i) for i in range(300)))
+    assert [len(c) for c in handler.chunks] == [64, 64, 64, 64, 44]
+
+
 async def test_an_error_given_for_one_item_goes_to_its_caller_only() -> None:
     handler = Doubler(bad=frozenset({3, 7}))
     gathered = Gathered(handler, 4)
