@@ -15,40 +15,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 from runtime.backends.kafka import KafkaBroker, KafkaConsumer
 from runtime.types import MESSAGE_ID_HEADER, Incoming, Outgoing
 
-from .support import BOOTSTRAP, KAFKA
+from .support import BOOTSTRAP, KAFKA, drain, message, quiet, started
 
 pytestmark = KAFKA
-
-
-def message(topic: str, key: str, n: int) -> Outgoing:
-    return Outgoing(
-        topic, key, f"{key}:{n}".encode(), ((MESSAGE_ID_HEADER, f"{key}-{n}".encode()),)
-    )
-
-
-async def started(broker: KafkaBroker, group: str, topics: Sequence[str]) -> KafkaConsumer:
-    consumer = broker.consumer(group, topics)
-    await consumer.start()
-    return consumer
-
-
-async def drain(consumer: KafkaConsumer, count: int, within: float = 20.0) -> list[Incoming]:
-    """Fetch until `count` records came (failing past `within` seconds), without committing."""
-    found: list[Incoming] = []
-    deadline = time.monotonic() + within
-    while len(found) < count:
-        assert time.monotonic() < deadline, f"got {len(found)} of {count} records"
-        found.extend(await consumer.fetch(count - len(found), 0.5))
-    return found
-
-
-async def quiet(consumer: KafkaConsumer, wait: float = 1.5) -> list[Incoming]:
-    """What arrives within `wait` seconds (to show that nothing more does)."""
-    found: list[Incoming] = []
-    deadline = time.monotonic() + wait
-    while (left := deadline - time.monotonic()) > 0:
-        found.extend(await consumer.fetch(100, left))
-    return found
 
 
 def ids(records: Sequence[Incoming]) -> list[bytes]:

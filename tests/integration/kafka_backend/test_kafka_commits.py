@@ -14,10 +14,10 @@ from collections.abc import AsyncIterator, Callable, Sequence
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from runtime.backends.kafka import KafkaBroker, KafkaConsumer
+from runtime.backends.kafka import KafkaBroker
 from runtime.types import MESSAGE_ID_HEADER, Incoming, Outgoing
 
-from .support import BOOTSTRAP, KAFKA
+from .support import BOOTSTRAP, KAFKA, drain, quiet, started
 
 pytestmark = KAFKA
 
@@ -50,23 +50,6 @@ async def fill(broker: KafkaBroker, topic: str, count: int) -> None:
     )
 
 
-async def drain(consumer: KafkaConsumer, count: int, within: float = 20.0) -> list[Incoming]:
-    found: list[Incoming] = []
-    deadline = time.monotonic() + within
-    while len(found) < count:
-        assert time.monotonic() < deadline, f"got {len(found)} of {count} records"
-        found.extend(await consumer.fetch(count - len(found), 0.5))
-    return found
-
-
-async def quiet(consumer: KafkaConsumer, wait: float = 1.5) -> list[Incoming]:
-    found: list[Incoming] = []
-    deadline = time.monotonic() + wait
-    while (left := deadline - time.monotonic()) > 0:
-        found.extend(await consumer.fetch(100, left))
-    return found
-
-
 async def committed(group: str) -> dict[tuple[str, int], int]:
     """The group's committed offsets, as the broker has them."""
     admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
@@ -92,8 +75,7 @@ async def test_marks_reach_the_group_within_the_interval(names: Callable[[str], 
     broker = await open_broker(commit_interval_ms=100)
     try:
         await fill(broker, topic, 20)
-        consumer = broker.consumer(group, [topic])
-        await consumer.start()
+        consumer = await started(broker, group, [topic])
         try:
             records = await drain(consumer, 20)
             await consumer.commit(records)
@@ -112,8 +94,7 @@ async def test_close_commits_the_marks_the_interval_has_not(
 ) -> None:
     topic, group = names("closing"), names("group")
     await fill(slow, topic, 12)
-    first = slow.consumer(group, [topic])
-    await first.start()
+    first = await started(slow, group, [topic])
     try:
         records = await drain(first, 12)
         done = [r for r in records if int(r.value) % 3 != 0]  # some of each partition
@@ -123,8 +104,7 @@ async def test_close_commits_the_marks_the_interval_has_not(
     finally:
         await first.close()
     assert await committed(group) == next_offsets(done)
-    second = slow.consumer(group, [topic])
-    await second.start()
+    second = await started(slow, group, [topic])
     try:
         again = await quiet(second, 2.0)
     finally:
@@ -143,13 +123,12 @@ async def test_a_rebalance_commits_the_marks_before_partitions_move(
 ) -> None:
     topic, group = names("moving"), names("group")
     await fill(slow, topic, 40)
-    first = slow.consumer(group, [topic])
-    await first.start()
+    first = await started(slow, group, [topic])
     try:
         records = await drain(first, 40)
         await first.commit(records)
-        second = slow.consumer(group, [topic])
-        await second.start()  # the group rebalances: `first` gives up some partitions
+        # the group rebalances: `first` gives up some partitions
+        second = await started(slow, group, [topic])
         try:
             assert await quiet(second) == []  # they were committed on the way
         finally:
@@ -164,8 +143,7 @@ async def test_commit_after_close_is_an_error(
 ) -> None:
     topic = names("closed")
     await slow.ensure_topics([topic])
-    consumer = slow.consumer(names("group"), [topic])
-    await consumer.start()
+    consumer = await started(slow, names("group"), [topic])
     await consumer.close()
     with pytest.raises(RuntimeError, match="not started"):
         await consumer.commit([])

@@ -5,7 +5,6 @@ real Apache Kafka: `make kafka-up`, then
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 
 from aiokafka.errors import MessageSizeTooLargeError
@@ -14,32 +13,20 @@ from aiokafka.partitioner import murmur2
 from runtime.backends.kafka import KafkaBroker
 from runtime.types import MESSAGE_ID_HEADER, Incoming, Outgoing
 
-from .support import BOOTSTRAP, KAFKA
+from .support import BOOTSTRAP, KAFKA, drain, message, started
 
 pytestmark = KAFKA
 
 PARTITIONS = 4
 
 
-def message(topic: str, key: str, n: int) -> Outgoing:
-    return Outgoing(
-        topic, key, f"{key}:{n}".encode(), ((MESSAGE_ID_HEADER, f"{key}-{n}".encode()),)
-    )
-
-
 async def received(broker: KafkaBroker, topic: str, count: int) -> list[Incoming]:
     """The first `count` records of `topic`, read by a consumer group of their own."""
-    consumer = broker.consumer(f"{topic}-reader", [topic])
-    await consumer.start()
-    found: list[Incoming] = []
-    deadline = time.monotonic() + 20.0
+    consumer = await started(broker, f"{topic}-reader", [topic])
     try:
-        while len(found) < count:
-            assert time.monotonic() < deadline, f"got {len(found)} of {count} records"
-            found.extend(await consumer.fetch(count - len(found), 0.5))
+        return await drain(consumer, count)
     finally:
         await consumer.close()
-    return found
 
 
 def java_partition(key: str) -> int:
