@@ -37,7 +37,6 @@ class Checkpointer:
         self._thread = threading.Thread(
             target=self._run, name=f"dagger-sqlite-checkpoint {path.name}", daemon=True
         )
-        self.checkpoints = 0  # passive checkpoints that ran (tests and benchmarks read it)
 
     def start(self) -> None:
         self._thread.start()
@@ -61,5 +60,3 @@ class Checkpointer:
             conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         except sqlite3.Error as exc:  # busy (another process checkpoints), or a full disk
             log.debug("checkpoint of %s skipped: %s", self.path, exc)
-            return
-        self.checkpoints += 1
