@@ -2,8 +2,8 @@
 
 A batch of fetched messages, or the starts made in one event-loop iteration, is taken as one step:
 the records read in one query, each event applied by the machine, the new records (with their
-index changes) written in one transaction, every message they send in one `Broker.send`, and the
-outboxes cleared in one more transaction that also reads the messages kept for new listeners. Per
+index changes, and reading the messages kept for new listeners) written in one transaction, every
+message they send in one `Broker.send`, and the outboxes cleared in one more transaction. Per
 instance this is the one-at-a-time step of `engine_core` (the same records, the same effects in
 the same order, the same compare-and-set), so a crash anywhere leaves each instance as that step
 would; only the round trips and the event-loop hops are shared.
@@ -29,6 +29,7 @@ from runtime.engine_core import Core, instance_id
 from runtime.engine_outbox import Plan, in_order, owed, settle, without
 from runtime.gathered import Gathered
 from runtime.types import (
+    AddWait,
     BatchStore,
     Clear,
     CompiledWorkflow,
@@ -196,7 +197,7 @@ class Batches:
                     if s.job.event is not None:  # another process moved it
                         again.append(s.job)
                     continue
-                self._written(s)
+                self._written(s, w)
                 kept.append(s)
             await self._perform(kept)
             await self._clear(kept)
@@ -235,10 +236,12 @@ class Batches:
         index, todo = core.split(pending, job.event)
         recorded = core.recorded(todo)
         rec = record.to_stored(wf, t.instance, recorded, generation=gen, retention=core.retention)
-        return _Step(job, wf, before, t, seconds, recorded, todo, Put(rec, gen, index))
+        peek = tuple((e.topic, e.key) for e in index if isinstance(e, AddWait))
+        return _Step(job, wf, before, t, seconds, recorded, todo, Put(rec, gen, index, peek))
 
-    def _written(self, s: _Step) -> None:
-        """A step's record is written: remember it decoded, tell the observer, plan its effects."""
+    def _written(self, s: _Step, w: Written) -> None:
+        """A step's record is written: remember it decoded, tell the observer, plan its effects
+        (with the messages kept for its new listeners, read with the record)."""
         core = self.core
         core.decoded.keep(s.job.iid, s.put.record.data, s.t.instance, s.recorded)
         if s.before is None:
@@ -248,8 +251,10 @@ class Batches:
             assert s.job.event is not None
             core.observe(s.wf, s.before, s.job.event, s.t, s.seconds)
         s.plan = plan = Plan(s.wf, s.t.instance)
-        for w in s.put.index:
-            plan.note(w)
+        for i in s.put.index:
+            plan.note(i)
+        if s.put.peek:
+            plan.kept(w.early)
         for e in s.todo:
             core.plan_effect(plan, s.job.iid, e)
 
@@ -268,25 +273,25 @@ class Batches:
                 core.timer_set(due)
 
     async def _clear(self, steps: list[_Step]) -> None:
-        """Mark the performed effects of each outbox done, in one write that also reads the
-        messages kept for the new listeners: an outbox left empty only loses its flag (the
-        record is not encoded again); one that still owes calls is written without the rest.
-        A record that moved meanwhile is cleared alone, reloading it."""
+        """Mark the performed effects of each outbox done, in one write: an outbox left empty
+        only loses its flag (the record is not encoded again); one that still owes calls is
+        written without the rest. A record that moved meanwhile is cleared alone, reloading it
+        (the kept messages were read with the put)."""
         flags: list[tuple[_Step, Plan, Clear]] = []
         puts: list[tuple[_Step, Plan, Put, tuple[Effect, ...]]] = []
         for s in steps:
             plan = s.plan
             if plan is None or s.recorded == owed(s.recorded):
                 continue
-            gen, peek = s.put.expected_generation + 1, tuple(plan.early)
+            gen = s.put.expected_generation + 1
             left = without(s.recorded, plan.done)
             if not left:
-                flags.append((s, plan, Clear(s.job.iid, gen, peek)))
+                flags.append((s, plan, Clear(s.job.iid, gen)))
                 continue
             rec = record.to_stored(
                 s.wf, s.t.instance, left, generation=gen, retention=self.core.retention
             )
-            puts.append((s, plan, Put(rec, gen, (), peek), left))
+            puts.append((s, plan, Put(rec, gen), left))
         if flags:
             written = await self._timed("put", self.store.clear_many([c for *_, c in flags]))
             for (s, plan, _c), w in zip(flags, written, strict=True):
@@ -305,8 +310,6 @@ class Batches:
             await core.clear(s.wf, s.t.instance, s.recorded, gen, plan)
             return
         core.decoded.keep(s.job.iid, data, s.t.instance, left)
-        if plan.early:
-            plan.kept(w.early)
 
     async def _timed(self, op: str, work: Awaitable[T]) -> T:
         began = time.perf_counter()

@@ -323,7 +323,8 @@ async def test_an_early_message_is_kept_while_the_rest_of_its_batch_goes_on(
 
 async def test_kept_messages_reach_runs_whose_batch_step_also_sends(backends: Backends) -> None:
     """RELAY's reply step sends a request and starts listening on OTHER, where a message is
-    already kept: over a memory broker the outbox is cleared by a batch write that reads it."""
+    already kept: the batch's write of the records reads it, over SQLite alone and over a
+    memory broker (where the outbox is then cleared by a second batch write)."""
     seen: list[Msg] = []
     keys = [f"r{i}" for i in range(8)]
     async with engine_on(backends, RELAY) as engine:
