@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.kafka [--bootstrap 127.0.0.1:9092] [--n 3000] [--raw-n 30000]
         [--only raw,durable,orders2,example] [--kafka-options '?linger_ms=2'] [--batch 256]
-        [--max-steps 64] [--profile FILE]
+        [--max-steps 64] [--profile FILE] [--store aerospike://127.0.0.1:3000/test]
 
 1. raw: `bench.contenders.kafka_raw_echo` (plain aiokafka, no engine): a command is produced, a
    service replies, a consumer reacts and produces the next command, a service replies, the
@@ -25,7 +25,9 @@ first start); step latency p50/p99 from the payment reply leaving the service to
 workflow, and the Kafka requests it sent per workflow (produce, fetch, offset commit). The engines
 take `--kafka-options` (the `kafka://` URL's query), `--batch` (`Engine(batch_size=...)`) and
 `--max-steps` (`Engine(max_steps=...)`; default: the engine's own sizing). `--profile FILE` runs
-dagger's Orders2 burst under cProfile.
+dagger's Orders2 burst under cProfile. `--store URL` gives dagger's sides another store than a
+fresh SQLite file each (an `aerospike://` URL: the set-up for workers on many machines; each run
+gets a set prefix of its own unless the URL names one).
 
 Needs `daggerc build bench/workloads --out bench/generated` once (what `make bench` runs). The
 order example's topics are shared with the tests: its engine and services join with consumer
@@ -88,6 +90,22 @@ class Options:
     kafka_options: str = ""
     batch: int = 256
     max_steps: int | None = None
+    store: str | None = None  # dagger's store URL; None: a fresh SQLite file per side
+
+    def store_url(self, file: str, run: str) -> str:
+        if self.store is None:
+            return f"sqlite:///{fresh_database(self.workdir, file)}"
+        if self.store.startswith("aerospike://") and "prefix=" not in self.store:
+            joiner = "&" if "?" in self.store else "?"
+            side = file.partition(".")[0].replace("-", "_")
+            return f"{self.store}{joiner}prefix=bench{run}_{side}_"
+        return self.store
+
+    @property
+    def store_name(self) -> str:
+        if self.store is None:
+            return "SQLite"
+        return self.store.partition(":")[0].capitalize()
 
 
 @frozen
@@ -152,12 +170,11 @@ async def durable(options: Options, run: str) -> Measured:
 async def dagger_same_pattern(options: Options, run: str) -> Measured:
     compiled = dagger_side.load_compiled()
     await reset_topics(options.bootstrap, compiled.topics)
-    store = fresh_database(options.workdir, "kafka-orders2.db")
     seen = dagger_side.Completions(compiled.orders.name)
     group = f"bench-kafka-{run}"
     engine = Engine(
         f"kafka://{options.bootstrap}{options.kafka_options}",
-        f"sqlite:///{store}",
+        options.store_url("kafka-orders2.db", run),
         batch_size=options.batch,
         max_steps=options.max_steps,
         workflows=[compiled.orders],
@@ -232,12 +249,11 @@ class ExampleBench:
 
 
 async def dagger_example(options: Options, run: str) -> Measured:
-    store = fresh_database(options.workdir, "kafka-example.db")
     seen = Completions()
     group = f"bench.{run}.engine"
     engine = Engine(
         f"kafka://{options.bootstrap}{options.kafka_options}",
-        f"sqlite:///{store}",
+        options.store_url("kafka-example.db", run),
         batch_size=options.batch,
         max_steps=options.max_steps,
         workflows=[OrderWorkflow],
@@ -290,12 +306,13 @@ def line(name: str, m: Measured) -> str:
     )
 
 
-LABELS = {
-    "raw": "raw aiokafka (kafka_raw_echo)",
-    "durable": "raw + least durable state (SQLite)",
-    "orders2": "dagger Orders2 (kafka://, SQLite store)",
-    "example": "dagger OrderWorkflow (kafka://, SQLite)",
-}
+def labels(store: str) -> dict[str, str]:
+    return {
+        "raw": "raw aiokafka (kafka_raw_echo)",
+        "durable": "raw + least durable state (SQLite)",
+        "orders2": f"dagger Orders2 (kafka://, {store} store)",
+        "example": f"dagger OrderWorkflow (kafka://, {store})",
+    }
 
 
 async def measure(options: Options) -> None:
@@ -312,7 +329,7 @@ async def measure(options: Options) -> None:
         if name in options.only:
             with contextlib.redirect_stdout(sys.stderr):  # the trackers' progress lines
                 results[name] = await sides[name](options, run)
-            print(line(LABELS[name], results[name]), flush=True)
+            print(line(labels(options.store_name)[name], results[name]), flush=True)
     if "raw" in results and "orders2" in results:
         ratio = results["orders2"].figures.wf_per_s / max(results["raw"].figures.wf_per_s, 1e-9)
         verdict = "met" if ratio >= TARGET_RATIO else "MISSED"
@@ -342,12 +359,19 @@ def parse(argv: Sequence[str] | None) -> Options:
     parser.add_argument(
         "--only", default=",".join(SIDES), help=f"comma-separated subset of {','.join(SIDES)}"
     )
+    parser.add_argument(
+        "--store",
+        default=None,
+        help="dagger's store URL (default: a fresh SQLite file per side), e.g. an aerospike:// URL",
+    )
     args = parser.parse_args(argv)
     for name in ("n", "raw_n"):
         if getattr(args, name) < 1:
             parser.error(
                 f"--{name.replace('_', '-')} must be at least 1 (got {getattr(args, name)})"
             )
+    if args.store is not None and not args.store.startswith(("aerospike://", "sqlite:///")):
+        parser.error(f"--store takes an aerospike:// or sqlite:/// URL (got {args.store!r})")
     only = frozenset(s.strip() for s in args.only.split(",") if s.strip())
     if not only or only - set(SIDES):
         parser.error(f"--only takes names among {', '.join(SIDES)} (got {args.only!r})")
@@ -363,6 +387,7 @@ def parse(argv: Sequence[str] | None) -> Options:
         args.kafka_options,
         args.batch,
         args.max_steps,
+        args.store,
     )
 
 
