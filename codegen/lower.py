@@ -28,6 +28,7 @@ from codegen.lower_values import (
     label_value,
     relative_file,
     retry_policy,
+    same_expression,
     seconds,
     step_label,
     timedelta_source,
@@ -74,6 +75,7 @@ class _Lowering:
         self.lifter = Lifter(self.tracker, self.display)
         self.diagnostics: list[Diagnostic] = []
         self.functions: list[Function] = []
+        self.key_fn: Function | None = None
         self.drafts: list[Draft] = []
         self.topics: dict[str, tuple[Topic[object, str], TopicIR]] = {}
         self.taken: set[str] = set()
@@ -140,12 +142,15 @@ class _Lowering:
     # ------------------------------------------------------------------ the tree
 
     def run(self) -> LowerResult:
-        key = self.lift(
+        self.key_fn = self.lift_function(
             self.wf.key,
             f"_{snake(self.wf.name)}_key",
             Slot("workflow(key=...)", "key", (("state", self.state),), "str"),
             self.wf.location,
         )
+        if self.key_fn is not None:
+            self.functions.append(self.key_fn)
+        key = self.key_fn.name if self.key_fn is not None else f"_{snake(self.wf.name)}_key"
         self.codecs.require(self.wf.state)
         root = self.add("Sequence_", self.wf.name, NO_PARENT, self.wf.location).id
         for item in self.wf.items:
@@ -244,6 +249,8 @@ class _Lowering:
             step.location,
         )
         draft.args += [Arg("topic", topic.constant), Arg("match", match)]
+        if self._by_key(match):
+            draft.args.append(Arg("by_key", "True"))
         if step.on is not None:
             params = (("state", self.state), ("message", topic.message))
             slot = Slot("listen(on=...)", "on", params, self.state)
@@ -254,6 +261,13 @@ class _Lowering:
             slot = self._state_slot("listen(on_timeout=...)", "on_timeout", self.state)
             fn = self.node_fn(draft, scope, step.on_timeout, slot, step.location)
             draft.args.append(Arg("on_timeout", fn))
+
+    def _by_key(self, match: str) -> bool:
+        """Whether the lifted `match` is the workflow's key expression (see Listen.by_key)."""
+        lifted = next((f for f in self.functions if f.name == match), None)
+        return (
+            lifted is not None and self.key_fn is not None and same_expression(lifted, self.key_fn)
+        )
 
     def _call(self, step: CallStep[object], draft: Draft, scope: str) -> None:
         params = (("state", self.state),)

@@ -18,7 +18,7 @@ from attrs import define
 
 from codegen.codecs import literal
 from codegen.imports import ImportTracker
-from codegen.ir import Arg, NodeIR
+from codegen.ir import Arg, Function, NodeIR
 from codegen.lift import find_lambda, is_lambda
 from codegen.loader import module_name_for
 from dsl.model import (
@@ -226,3 +226,19 @@ class Draft:
             tuple(self.args),
             tuple(self.branch_labels),
         )
+
+
+def same_expression(a: Function, b: Function) -> bool:
+    """Whether two lifted one-parameter functions return the same expression of their parameter
+    (whatever each calls it): a listener whose `match` is the workflow's `key` is `by_key`."""
+    if len(a.params) != 1 or len(b.params) != 1:
+        return False
+    return _shape(a) == _shape(b)
+
+
+def _shape(f: Function) -> str:
+    tree = ast.parse(f.body.strip(), mode="eval")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id == f.params[0].name:
+            node.id = "<param>"  # no identifier can be spelled so
+    return ast.dump(tree)

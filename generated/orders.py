@@ -420,6 +420,7 @@ NODES: tuple[Node[Order], ...] = (
         parent=1,
         topic=PAYMENT_LISTENER,
         match=_payment_3_match,
+        by_key=True,
         on=_payment_3_on,
         line="examples/orders.py:124",
     ),
@@ -668,7 +669,7 @@ _GRAPH = (
 
 OrderWorkflow: CompiledWorkflow[Order] = CompiledWorkflow(
     name="OrderWorkflow",
-    version="ff4a6853a46d53e8",
+    version="11c404d7a41c9a8c",
     source="examples/orders.py:OrderWorkflow",
     state_type=Order,
     key=_order_workflow_key,

@@ -26,7 +26,7 @@ from attrs import define, frozen
 from runtime import machine, record
 from runtime.engine_api import UnknownWorkflowError
 from runtime.engine_core import Core, instance_id
-from runtime.engine_outbox import Plan, in_order, owed, settle, without
+from runtime.engine_outbox import Plan, direct_waits, in_order, owed, settle, without
 from runtime.gathered import Gathered
 from runtime.types import (
     AddWait,
@@ -236,7 +236,7 @@ class Batches:
         index, todo = core.split(pending, job.event)
         recorded = core.recorded(todo)
         rec = record.to_stored(wf, t.instance, recorded, generation=gen, retention=core.retention)
-        peek = tuple((e.topic, e.key) for e in index if isinstance(e, AddWait))
+        peek = tuple((e.topic, e.key) for e in t.effects if isinstance(e, AddWait))
         return _Step(job, wf, before, t, seconds, recorded, todo, Put(rec, gen, index, peek))
 
     def _written(self, s: _Step, w: Written) -> None:
@@ -253,10 +253,11 @@ class Batches:
         s.plan = plan = Plan(s.wf, s.t.instance)
         for i in s.put.index:
             plan.note(i)
+        plan.early.extend(direct_waits(s.t.effects))
         if s.put.peek:
             plan.kept(w.early)
         for e in s.todo:
-            core.plan_effect(plan, s.job.iid, e)
+            plan.effect(core.store, s.job.iid, e)
 
     async def _perform(self, steps: list[_Step]) -> None:
         """Every step's store operations (none over an indexing store) and, in one go, sends."""

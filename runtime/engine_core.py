@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
@@ -34,9 +33,10 @@ from runtime.engine_api import ConflictError, UnknownWorkflowError
 from runtime.engine_outbox import (
     DecodedRecords,
     Plan,
+    direct_waits,
     event_kind,
     in_order,
-    outgoing,
+    indirect,
     owed,
     settle,
     split_index,
@@ -48,12 +48,9 @@ from runtime.engine_sync import Locks, Slots
 from runtime.ops import logs
 from runtime.ops.hooks import EngineObserver
 from runtime.types import (
-    AddWait,
     Broker,
-    CancelTimer,
     CompiledWorkflow,
     DecodeError,
-    DueTimer,
     Effect,
     Event,
     Finished,
@@ -62,10 +59,7 @@ from runtime.types import (
     Instance,
     MessageArrived,
     Outgoing,
-    RemoveWait,
     RunCall,
-    Send,
-    SetTimer,
     Status,
     Store,
     StoredInstance,
@@ -136,7 +130,9 @@ class Core:
             created = True
             self.observer.on_status(iid, wf.name, Status.EXECUTING)
             self.observe_finish(t.instance, t.effects)
-            return await self._perform(wf, t.instance, todo, gen, recorded, written=index)
+            return await self._perform(
+                wf, t.instance, todo, gen, recorded, written=index, direct=direct_waits(t.effects)
+            )
 
         with logs.instance_context(instance_id=iid, workflow=wf.name):
             await self._step(iid, create, urgent=False)
@@ -238,7 +234,9 @@ class Core:
             self.observe(wf, instance, event, t, seconds)
             if self._indexing is None:  # else the fired timer went with the record
                 await self._timer_done(iid, event)
-            return await self._perform(wf, t.instance, todo, gen, recorded, written=index)
+            return await self._perform(
+                wf, t.instance, todo, gen, recorded, written=index, direct=direct_waits(t.effects)
+            )
         raise ConflictError(
             f"instance {iid}: compare-and-set lost {_CAS_ATTEMPTS} times in a row applying "
             f"{event.event_id}; another process keeps rewriting it"
@@ -272,7 +270,7 @@ class Core:
     ) -> tuple[tuple[IndexEffect, ...], tuple[Effect, ...]]:
         """(index changes to write with the record, the effects to perform once it is written)."""
         if self._indexing is None:
-            return (), effects
+            return (), indirect(effects)
         return split_index(effects, event)
 
     async def _timer_done(self, iid: str, event: Event) -> None:
@@ -292,15 +290,18 @@ class Core:
         recorded: tuple[Effect, ...],
         *,
         written: tuple[IndexEffect, ...] = (),
+        direct: Sequence[tuple[str, str]] = (),
     ) -> Plan:
         """Perform every effect of `todo` but the calls (the caller starts those), then clear
         them from the stored outbox (`recorded`, stored at generation `gen`) unless it holds only
-        calls. `written` are the index changes the record was written with."""
+        calls. `written` are the index changes the record was written with, `direct` the waits
+        of `by_key` listeners that started (in no index; their kept messages are looked up)."""
         plan = Plan(wf, instance)
         for w in written:
             plan.note(w)
+        plan.early.extend(direct)
         for e in todo:
-            self.plan_effect(plan, instance.id, e)
+            plan.effect(self.store, instance.id, e)
         if self.in_one_unit:  # nothing waits for a commit: in order is as fast
             for group in plan.ops.values():
                 await in_order(group)
@@ -326,28 +327,6 @@ class Core:
         """The outbox to store with a new record. In one unit of work the effects commit with
         the record, so only the calls stay owed; elsewhere all of it, until performed."""
         return owed(outbox) if self.in_one_unit else outbox
-
-    def plan_effect(self, plan: Plan, iid: str, e: Effect) -> None:
-        """Sort one effect into the plan; store calls on one slot keep their order."""
-        s = self.store
-        if isinstance(e, RunCall):
-            plan.calls.append(e)
-            return
-        plan.done.append(e)
-        if isinstance(e, Send):
-            plan.sends.append(outgoing(e))
-        elif isinstance(e, AddWait):
-            plan.early.append((e.topic, e.key))
-            plan.op(("w", e.topic, e.key), functools.partial(s.add_wait, e.topic, e.key, iid))
-        elif isinstance(e, RemoveWait):
-            plan.op(("w", e.topic, e.key), functools.partial(s.remove_wait, e.topic, e.key, iid))
-        elif isinstance(e, SetTimer):
-            plan.dues.append(e.due)
-            plan.op(
-                ("t", e.timer_id), functools.partial(s.add_timer, DueTimer(iid, e.timer_id, e.due))
-            )
-        elif isinstance(e, CancelTimer):
-            plan.op(("t", e.timer_id), functools.partial(s.remove_timer, iid, e.timer_id))
 
     async def clear(
         self,

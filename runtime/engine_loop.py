@@ -20,6 +20,7 @@ from runtime.engine_batch import Batches, Job
 from runtime.engine_core import Core
 from runtime.engine_idle import Lifecycle
 from runtime.engine_registry import HANDOFF_TOPIC, dead_letter_topic
+from runtime.engine_waiters import Waiters
 from runtime.ops import tracing
 from runtime.types import (
     MESSAGE_ID_HEADER,
@@ -89,6 +90,7 @@ class Intake:
         self._core = core
         self._early_retention = early_retention
         self._batches = batches
+        self._waiters = Waiters(core)
 
     async def handle_batch(self, batch: Sequence[Incoming]) -> None:
         """A fetched batch: the messages that go straight to one waiting run each, as one batch
@@ -100,7 +102,7 @@ class Intake:
             return
         routes = [self._routable(rec) for rec in batch]
         pairs = list({(rec.topic, r[1]) for rec, r in zip(batch, routes, strict=True) if r})
-        waiting = await self._batches.store.waiters_many(pairs) if pairs else {}
+        waiting = await self._waiters.waiters_many(self._batches.store, pairs) if pairs else {}
         jobs: list[Job] = []
         alone: list[Incoming] = []
         alone_keys: set[tuple[str, str]] = set()
@@ -171,12 +173,12 @@ class Intake:
 
     async def _route(self, rec: Incoming, message: object, key: str) -> None:
         store, mid = self._core.store, message_id(rec)
-        waiting = await store.waiters(rec.topic, key)
+        waiting = await self._waiters.waiters(rec.topic, key)
         if not waiting:
             expires = time.time() + self._early_retention
             await store.add_early(EarlyMessage(rec.topic, key, mid, rec.value, expires))
             self._core.observer.on_early_message(rec.topic)
-            waiting = await store.waiters(rec.topic, key)  # a listener that started meanwhile
+            waiting = await self._waiters.waiters(rec.topic, key)  # one that started meanwhile
             if not waiting:
                 return
             await self._deliver(waiting, MessageArrived(mid, rec.topic, key, message))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -21,6 +22,7 @@ from runtime.types import (
     CallFinished,
     CancelTimer,
     CompiledWorkflow,
+    DueTimer,
     EarlyMessage,
     Effect,
     Event,
@@ -56,6 +58,29 @@ class Plan:
 
     def op(self, slot: tuple[str, ...], call: Callable[[], Awaitable[None]]) -> None:
         self.ops.setdefault(slot, []).append(call)
+
+    def effect(self, store: Store, iid: str, e: Effect) -> None:
+        """Sort one effect of run `iid` into the plan; store calls on one slot keep their
+        order (over a store that writes index changes with the record, none comes here)."""
+        if isinstance(e, RunCall):
+            self.calls.append(e)
+            return
+        self.done.append(e)
+        if isinstance(e, Send):
+            self.sends.append(outgoing(e))
+        elif isinstance(e, AddWait):
+            self.early.append((e.topic, e.key))
+            self.op(("w", e.topic, e.key), functools.partial(store.add_wait, e.topic, e.key, iid))
+        elif isinstance(e, RemoveWait):
+            self.op(
+                ("w", e.topic, e.key), functools.partial(store.remove_wait, e.topic, e.key, iid)
+            )
+        elif isinstance(e, SetTimer):
+            self.dues.append(e.due)
+            timer = DueTimer(iid, e.timer_id, e.due)
+            self.op(("t", e.timer_id), functools.partial(store.add_timer, timer))
+        elif isinstance(e, CancelTimer):
+            self.op(("t", e.timer_id), functools.partial(store.remove_timer, iid, e.timer_id))
 
     def note(self, e: IndexEffect) -> None:
         """An index change written with the record: its listener may have messages kept, its
@@ -144,17 +169,33 @@ def split_index(
 ) -> tuple[tuple[IndexEffect, ...], tuple[Effect, ...]]:
     """For a store that writes index changes with the record: (those changes, in order, led by
     the removal of the timer that fired, if it did; the rest to perform). `Finished` needs no
-    performing, so it goes in neither."""
+    performing, and a direct wait no index, so they go in neither."""
     index: list[IndexEffect] = []
     if isinstance(event, TimerFired):
         index.append(CancelTimer(event.timer_id))
     rest: list[Effect] = []
     for e in effects:
+        if isinstance(e, AddWait) and e.direct:
+            continue  # in no index: see `direct_waits`
         if isinstance(e, AddWait | RemoveWait | SetTimer | CancelTimer):
             index.append(e)
         elif not isinstance(e, Finished):
             rest.append(e)
     return tuple(index), tuple(rest)
+
+
+def indirect(effects: tuple[Effect, ...]) -> tuple[Effect, ...]:
+    """`effects` but the direct waits, for a store that takes index changes one by one."""
+    if not any(isinstance(e, AddWait) and e.direct for e in effects):
+        return effects
+    return tuple(e for e in effects if not (isinstance(e, AddWait) and e.direct))
+
+
+def direct_waits(effects: Sequence[Effect]) -> list[tuple[str, str]]:
+    """The (topic, key) of each `by_key` listener that started waiting on its run's own key: no
+    index keeps it (the run is found by its id), but its kept messages are looked up as any
+    other new listener's are."""
+    return [(e.topic, e.key) for e in effects if isinstance(e, AddWait) and e.direct]
 
 
 def without(outbox: tuple[Effect, ...], done: Sequence[Effect]) -> tuple[Effect, ...]:

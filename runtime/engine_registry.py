@@ -23,12 +23,16 @@ class Registry:
     workflows: Mapping[str, CompiledWorkflow[Any]]
     topics: Mapping[str, TopicSpec[Any]]  # every topic a workflow sends to or listens on
     listened: tuple[str, ...]  # topics with a listener: the engine consumes these
+    by_key: Mapping[str, tuple[str, ...]]  # topic -> workflows with a by_key listener on it
+    indexed: frozenset[str]  # topics with a listener that is not by_key: the index knows those
 
     @classmethod
     def of(cls, workflows: Iterable[CompiledWorkflow[Any]]) -> Registry:
         by_name: dict[str, CompiledWorkflow[Any]] = {}
         topics: dict[str, TopicSpec[Any]] = {}
         listened: dict[str, None] = {}
+        by_key: dict[str, dict[str, None]] = {}
+        indexed: set[str] = set()
         for wf in workflows:
             if not isinstance(wf, CompiledWorkflow):
                 raise EngineError(
@@ -48,7 +52,17 @@ class Registry:
                     topics.setdefault(node.topic.name, node.topic)
                 if isinstance(node, Listen):
                     listened[node.topic.name] = None
-        return cls(by_name, topics, tuple(listened))
+                    if node.by_key:
+                        by_key.setdefault(node.topic.name, {})[wf.name] = None
+                    else:
+                        indexed.add(node.topic.name)
+        return cls(
+            by_name,
+            topics,
+            tuple(listened),
+            {t: tuple(names) for t, names in by_key.items()},
+            frozenset(indexed),
+        )
 
     def workflow(self, name: str) -> CompiledWorkflow[Any]:
         wf = self.workflows.get(name)

@@ -22,6 +22,7 @@ from runtime.types import (
     Effect,
     Finished,
     Instance,
+    Listen,
     Node,
     NodeRun,
     Parallel,
@@ -161,9 +162,16 @@ class Run(Generic[S]):
 
     # ------------------------------------------------------------------ waits and timers
 
-    def add_wait(self, wait: WaitRef) -> None:
+    @property
+    def key(self) -> str | None:
+        """The run's key: its id without the leading "<workflow>:" (None for an id the engine
+        did not make that way)."""
+        prefix = f"{self.wf.name}:"
+        return self.id[len(prefix) :] if self.id.startswith(prefix) else None
+
+    def add_wait(self, wait: WaitRef, *, direct: bool = False) -> None:
         self.waits.append(wait)
-        self.effects.append(AddWait(wait.topic, wait.key))
+        self.effects.append(AddWait(wait.topic, wait.key, direct))
 
     def set_timer(self, timer_id: str, n: int, due: float) -> None:
         due = max(due, self.now)
@@ -192,12 +200,21 @@ class Run(Generic[S]):
                 self._drop_timers(fired)
 
     def _drop_waits(self, gone: list[WaitRef], kept: list[WaitRef] | tuple[()]) -> None:
-        still = {(w.topic, w.key) for w in kept}
+        """One RemoveWait per (topic, key) no kept wait still holds in the index; a wait of a
+        `by_key` listener is in no index (see AddWait.direct)."""
+        still = {(w.topic, w.key) for w in kept if not self._direct(w)}
         for w in gone:
+            if self._direct(w):
+                continue
             pair = (w.topic, w.key)
             if pair not in still:
                 still.add(pair)  # one RemoveWait per (topic, key)
                 self.effects.append(RemoveWait(w.topic, w.key))
+
+    def _direct(self, wait: WaitRef) -> bool:
+        """Whether `wait` is a `by_key` listener's, on the run's own key (as `_listen` makes)."""
+        node = self.wf.nodes[wait.node]
+        return isinstance(node, Listen) and node.by_key and wait.key == self.key
 
     def _drop_timers(self, gone: list[TimerRef]) -> None:
         self.effects.extend(CancelTimer(t.timer_id) for t in gone)

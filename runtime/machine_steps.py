@@ -78,8 +78,9 @@ def _command(run: AnyRun, node: Command[Any, Any]) -> None:
 def _listen(run: AnyRun, node: Listen[Any, Any]) -> None:
     n = node.id
     run.begin(n)
-    key = _text(node, "match", guarded(node, node.match, run.state))
-    run.add_wait(WaitRef(node.topic.name, key, n))
+    own = run.key if node.by_key else None  # match is the workflow's key: the run's own
+    key = own if own is not None else _text(node, "match", guarded(node, node.match, run.state))
+    run.add_wait(WaitRef(node.topic.name, key, n), direct=own is not None)
     if node.timeout is not None:
         run.set_timer(f"timeout:{n}", n, run.now + node.timeout)
 

@@ -102,11 +102,16 @@ class Command(Node[S], Generic[S, M]):
 
 @frozen(kw_only=True)
 class Listen(Node[S], Generic[S, M]):
+    """Waits for the message on `topic` whose key is `match(state)`. With `by_key` (the compiler
+    sets it when `match` is the workflow's key expression) it waits on the run's own key: the
+    engine finds the run by its id, without a correlation index."""
+
     topic: TopicSpec[M]
     match: Callable[[S], str]
     on: Callable[[S, M], S] | None = None
     timeout: float | None = None  # seconds
     on_timeout: Callable[[S], S] | None = None
+    by_key: bool = False
 
 
 @frozen(kw_only=True)
@@ -268,8 +273,12 @@ class Send:
 
 @frozen
 class AddWait:
+    """The run now waits on (topic, key). `direct`: on its own key, by a `by_key` listener; no
+    index keeps such a wait (the run is found by its id), but kept messages are still looked up."""
+
     topic: str
     key: str
+    direct: bool = False
 
 
 @frozen

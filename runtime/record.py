@@ -256,10 +256,15 @@ def _send(a: list[object], w: str) -> Effect:
     return Send(_as_str(topic, w), _as_str(key, w), raw, _as_str(message_id, w))
 
 
+def _pair(a: list[object], w: str) -> tuple[str, str]:
+    topic, key = _tuple(a, 2, w)
+    return _as_str(topic, w), _as_str(key, w)
+
+
 _EFFECTS: Final[dict[str, Callable[[list[object], str], Effect]]] = {
     "send": _send,
-    "add_wait": lambda a, w: AddWait(*(_as_str(x, w) for x in _tuple(a, 2, w))),
-    "remove_wait": lambda a, w: RemoveWait(*(_as_str(x, w) for x in _tuple(a, 2, w))),
+    "add_wait": lambda a, w: AddWait(*_pair(a, w)),
+    "remove_wait": lambda a, w: RemoveWait(*_pair(a, w)),
     "set_timer": lambda a, w: SetTimer(_as_str(_tuple(a, 2, w)[0], w), _number(a[1], w)),
     "cancel_timer": lambda a, w: CancelTimer(_as_str(_tuple(a, 1, w)[0], w)),
     "run_call": lambda a, w: RunCall(_int(_tuple(a, 2, w)[0], w), _int(a[1], w)),

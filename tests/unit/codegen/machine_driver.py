@@ -48,7 +48,7 @@ class Driver:
         )
         self.now = now
         self.sent: list[Send] = []
-        self.waits: set[tuple[str, str]] = set()
+        self.indexed: set[tuple[str, str]] = set()  # what a correlation index would hold
         self.timers: dict[str, float] = {}
         self.finished: list[Status] = []
         self.fail_calls = fail_calls  # how many call attempts raise before calls succeed
@@ -91,6 +91,12 @@ class Driver:
     def state(self) -> Any:
         return self.instance.state
 
+    @property
+    def waits(self) -> set[tuple[str, str]]:
+        """What the run waits on: the index the AddWait/RemoveWait effects keep, and the run's
+        own waits (a `by_key` listener's are in no index: the engine finds the run by its id)."""
+        return self.indexed | {(w.topic, w.key) for w in self.instance.waits}
+
     def sent_to(self, topic: str) -> list[Any]:
         spec = next(t for t in self.workflow.topics if t.name == topic)
         return [spec.decode(s.value) for s in self.sent if s.topic == topic]
@@ -119,9 +125,10 @@ class Driver:
         if isinstance(effect, Send):
             self.sent.append(effect)
         elif isinstance(effect, AddWait):
-            self.waits.add((effect.topic, effect.key))
+            if not effect.direct:
+                self.indexed.add((effect.topic, effect.key))
         elif isinstance(effect, RemoveWait):
-            self.waits.discard((effect.topic, effect.key))
+            self.indexed.discard((effect.topic, effect.key))
         elif isinstance(effect, SetTimer):
             self.timers[effect.timer_id] = effect.due
         elif isinstance(effect, CancelTimer):

@@ -117,7 +117,11 @@ def listen(
     on: Callable[[Doc, Msg], Doc] | None = note,
     timeout: float | None = None,
     on_timeout: Callable[[Doc], Doc] | None = None,
+    *,
+    by_key: bool = False,
 ) -> Spec:
+    """A listener; `by_key` marks it as the compiler marks one whose match is the workflow's
+    key (every test workflow's key is `d.key`, the default match)."""
     return Spec(
         "listen",
         lambda i, p, c, n: Listen(
@@ -129,6 +133,7 @@ def listen(
             on=on,
             timeout=timeout,
             on_timeout=on_timeout,
+            by_key=by_key,
         ),
     )
 

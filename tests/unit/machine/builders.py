@@ -154,6 +154,7 @@ def listen(
     on: Callable[[Doc, Msg], Doc] | None = note,
     timeout: float | None = None,
     on_timeout: Callable[[Doc], Doc] | None = None,
+    by_key: bool = False,
 ) -> Spec:
     return Spec(
         lambda i, p, c: Listen(
@@ -165,6 +166,7 @@ def listen(
             on=on,
             timeout=timeout,
             on_timeout=on_timeout,
+            by_key=by_key,
         )
     )
 

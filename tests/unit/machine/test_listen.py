@@ -158,3 +158,56 @@ def test_an_on_that_raises_fails_the_listener_and_the_workflow() -> None:
     assert t.instance.error == "node reply: ValueError: bad message 'x'"
     assert statuses(wf, t.instance)["never"] is Status.NOT_STARTED
     assert t.effects == (RemoveWait("PACKED", "k"), Finished(Status.FAILED))
+
+
+# --------------------------------------------------------------------------- by key
+
+
+def test_a_by_key_listener_waits_on_the_run_key_with_a_direct_wait_and_no_removal() -> None:
+    wf = workflow(process("P", listen("one", PACKED, by_key=True), listen("two", PACKED)))
+    t = start(wf, Doc("k"), now=T0)
+    assert t.effects == (AddWait("PACKED", "k", direct=True),)
+    assert t.instance.waits == (WaitRef("PACKED", "k", ids(wf)["one"]),)
+    t = apply(wf, t.instance, arrive(PACKED, "k", "m1"), now=T0 + 1)
+    # the direct wait needs no RemoveWait; the indexed one that follows is an AddWait as ever
+    assert t.effects == (AddWait("PACKED", "k"),)
+    t = apply(wf, t.instance, arrive(PACKED, "k", "m2"), now=T0 + 2)
+    assert t.effects == (RemoveWait("PACKED", "k"), Finished(Status.COMPLETED))
+    assert t.instance.state.seen == ("m1", "m2")
+
+
+def test_a_by_key_listener_keeps_the_run_key_when_the_state_key_changes() -> None:
+    """The run is found by its id: a state whose key field changed since the start does not
+    move the listener to another key (match is not called)."""
+    rekey = lambda d, m: evolve(d, key="other")  # noqa: E731 - a one-line on()
+    wf = workflow(
+        process("P", listen("first", OTHER, on=rekey), listen("second", PACKED, by_key=True))
+    )
+    t = start(wf, Doc("k"), now=T0)
+    t = apply(wf, t.instance, arrive(OTHER, "k", "x"), now=T0 + 1)
+    assert t.instance.state.key == "other"
+    assert t.effects == (RemoveWait("OTHER", "k"), AddWait("PACKED", "k", direct=True))
+    done = apply(wf, t.instance, arrive(PACKED, "k", "y"), now=T0 + 2)
+    assert done.instance.status is Status.COMPLETED
+
+
+def test_an_indexed_wait_on_the_same_key_as_a_direct_one_is_removed_when_it_ends() -> None:
+    """Both listeners wait on (PACKED, k), one directly and one through the index; the indexed
+    one times out while the direct one still waits: its index entry goes all the same."""
+    wf = workflow(
+        process(
+            "P",
+            parallel(
+                "both",
+                listen("direct", PACKED, by_key=True),
+                listen("indexed", PACKED, timeout=5, on_timeout=lambda d: evolve(d, flag=True)),
+            ),
+        )
+    )
+    t = start(wf, Doc("k"), now=T0)
+    assert t.effects[:2] == (AddWait("PACKED", "k", direct=True), AddWait("PACKED", "k"))
+    t = apply(wf, t.instance, fire(f"timeout:{ids(wf)['indexed']}"), now=T0 + 5)
+    assert t.effects == (RemoveWait("PACKED", "k"),)
+    assert t.instance.waits == (WaitRef("PACKED", "k", ids(wf)["direct"]),)
+    t = apply(wf, t.instance, arrive(PACKED, "k", "p"), now=T0 + 6)
+    assert t.effects == (Finished(Status.COMPLETED),)

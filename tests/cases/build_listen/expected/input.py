@@ -177,6 +177,7 @@ NODES: tuple[Node[Parcel], ...] = (
         parent=1,
         topic=PARCEL_SCANNED,
         match=_in_transit_2_match,
+        by_key=True,
         on=_in_transit_2_on,
         line="input.py:42",
     ),
@@ -186,6 +187,7 @@ NODES: tuple[Node[Parcel], ...] = (
         parent=1,
         topic=PARCEL_SCANNED,
         match=_in_transit_3_match,
+        by_key=True,
         line="input.py:43",
     ),
     Listen(
@@ -194,6 +196,7 @@ NODES: tuple[Node[Parcel], ...] = (
         parent=1,
         topic=PARCEL_DELIVERED,
         match=_in_transit_4_match,
+        by_key=True,
         on=_in_transit_4_on,
         timeout=259200.0,
         on_timeout=_in_transit_4_on_timeout,
@@ -214,7 +217,7 @@ _GRAPH = (
 
 Tracking: CompiledWorkflow[Parcel] = CompiledWorkflow(
     name="Tracking",
-    version="d75290beca261f5c",
+    version="64e586d83ac32f42",
     source="input.py:Tracking",
     state_type=Parcel,
     key=_tracking_key,

@@ -406,6 +406,7 @@ NODES: tuple[Node[Order], ...] = (
         parent=1,
         topic=PAYMENT_LISTENER,
         match=_payment_3_match,
+        by_key=True,
         on=_payment_3_on,
         line="input.py:117",
     ),
@@ -620,7 +621,7 @@ _GRAPH = (
 
 OrderWorkflow: CompiledWorkflow[Order] = CompiledWorkflow(
     name="OrderWorkflow",
-    version="e3e4fae320daf59f",
+    version="6ecbfd347bec8f31",
     source="input.py:OrderWorkflow",
     state_type=Order,
     key=_order_workflow_key,
