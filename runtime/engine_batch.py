@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from attrs import define, frozen
@@ -126,19 +126,26 @@ class Batches:
     # ------------------------------------------------------------------ a batch
 
     async def run(
-        self, jobs: Sequence[Job], *, urgent: bool = True, rounds: int = 3
+        self,
+        jobs: Sequence[Job],
+        *,
+        urgent: bool = True,
+        rounds: int = 3,
+        read: Mapping[str, StoredInstance] | None = None,
     ) -> list[Outcome]:
         """Each job's step; per job, whether it changed its run (a start: created it), or the
         error of its step. Jobs of runs that other steps hold wait for them and make a batch of
         their own, up to `rounds` times; then they go one at a time, as do jobs whose step
-        raised (so the error is that job's alone). An error of the batch itself is raised."""
+        raised (so the error is that job's alone). An error of the batch itself is raised.
+        `read`: records the caller read just before (the step's compare-and-set catches one that
+        moved since, and that job goes again alone)."""
         core = self.core
         done: dict[str, Outcome] = dict.fromkeys((j.iid for j in jobs), False)
         async with core.working():
             async with core.slots.hold(urgent):
                 claimed = set(await core.locks.claim(list(done)))
                 try:
-                    steps, again = await self._write([j for j in jobs if j.iid in claimed])
+                    steps, again = await self._write([j for j in jobs if j.iid in claimed], read)
                     for s in steps:
                         done[s.job.iid] = True
                         assert s.plan is not None
@@ -171,14 +178,18 @@ class Batches:
         except Exception as exc:
             done[job.iid] = exc
 
-    async def _write(self, jobs: list[Job]) -> tuple[list[_Step], list[Job]]:
+    async def _write(
+        self, jobs: list[Job], read: Mapping[str, StoredInstance] | None = None
+    ) -> tuple[list[_Step], list[Job]]:
         """Read, apply, write, send, clear; (the steps written, the jobs to do again alone:
         those whose step raised, and messages whose compare-and-set lost to another process)."""
         core = self.core
         again: list[Job] = []
         async with core.unit():
-            reads = [j.iid for j in jobs if j.event is not None]
-            stored = await self._timed("get", self.store.get_many(reads)) if reads else {}
+            known = read or {}
+            reads = [j.iid for j in jobs if j.event is not None and j.iid not in known]
+            stored = dict(await self._timed("get", self.store.get_many(reads))) if reads else {}
+            stored.update((j.iid, known[j.iid]) for j in jobs if j.iid in known)
             steps: list[_Step] = []
             for j in jobs:
                 try:

@@ -102,7 +102,7 @@ class Intake:
             return
         routes = [self._routable(rec) for rec in batch]
         pairs = list({(rec.topic, r[1]) for rec, r in zip(batch, routes, strict=True) if r})
-        waiting = await self._waiters.waiters_many(self._batches.store, pairs) if pairs else {}
+        waiting, read = await self._waiters.waiters_many(self._batches.store, pairs)
         jobs: list[Job] = []
         alone: list[Incoming] = []
         alone_keys: set[tuple[str, str]] = set()
@@ -118,7 +118,7 @@ class Intake:
             else:
                 jobs.append(job)
                 taken.add(job.iid)
-        outcomes = await self._batches.run(jobs) if jobs else []
+        outcomes = await self._batches.run(jobs, read=read) if jobs else []
         if alone:
             await by_key(alone, self.handle)
         for outcome in outcomes:

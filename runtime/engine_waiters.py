@@ -40,14 +40,16 @@ class Waiters:
 
     async def waiters_many(
         self, store: BatchStore, pairs: Sequence[Pair]
-    ) -> Mapping[Pair, Sequence[str]]:
-        """`waiters` of each pair: one index query for the indexed topics, one batch read of
-        the candidate runs for the others; a pair nobody waits on may be left out."""
+    ) -> tuple[Mapping[Pair, Sequence[str]], Mapping[str, StoredInstance]]:
+        """`waiters` of each pair (one index query for the indexed topics, one batch read of
+        the candidate runs for the others; a pair nobody waits on may be left out), and the
+        records read (the batch step that follows need not read them again)."""
         registry = self._core.registry
         indexed = [p for p in pairs if p[0] in registry.indexed]
         found: dict[Pair, list[str]] = {}
         if indexed:
             found = {p: list(iids) for p, iids in (await store.waiters_many(indexed)).items()}
+        stored: Mapping[str, StoredInstance] = {}
         candidates: dict[str, list[Pair]] = {}
         for topic, key in pairs:
             for name in registry.by_key.get(topic, ()):
@@ -59,7 +61,7 @@ class Waiters:
                     have = found.setdefault(pair, [])
                     if iid not in have and self._waits(rec, *pair):
                         have.append(iid)
-        return found
+        return found, stored
 
     def _waits(self, stored: StoredInstance, topic: str, key: str) -> bool:
         """Whether the run waits on (topic, key). A record this engine cannot read counts as
