@@ -65,6 +65,14 @@ def _decode_ticket(doc: JSON) -> Ticket:
 
 
 ASK, ANSWER = _topic("dgt.ask"), _topic("dgt.answer")
+_LISTEN: Listen[Ticket, Note] = Listen(
+    id=3,
+    name="answer",
+    parent=1,
+    topic=ANSWER,
+    match=lambda t: t.key,
+    on=lambda t, n: evolve(t, reply=n.text),
+)
 PING: CompiledWorkflow[Ticket] = CompiledWorkflow(
     name="Ping",
     version="v1",
@@ -77,17 +85,14 @@ PING: CompiledWorkflow[Ticket] = CompiledWorkflow(
         Sequence_(id=0, name="Ping", parent=-1, children=(1,)),
         Process(id=1, name="ASK", parent=0, children=(2, 3)),
         Command(id=2, name="ask", parent=1, topic=ASK, build=lambda t: Note(t.key)),
-        Listen(
-            id=3,
-            name="answer",
-            parent=1,
-            topic=ANSWER,
-            match=lambda t: t.key,
-            on=lambda t, n: evolve(t, reply=n.text),
-        ),
+        _LISTEN,
     ),
     topics=(ASK, ANSWER),
 )
+
+PING_BY_KEY = evolve(PING, name="PingByKey", nodes=(*PING.nodes[:3], evolve(_LISTEN, by_key=True)))
+"""PING whose listener matches on the workflow's key, as daggerc marks it: found by its run's
+id, in no secondary index."""
 
 # What the engine's background loops call (timers, idle checks, outbox sweeps, retention), apart
 # from the path of one transition.
@@ -176,6 +181,34 @@ async def test_round_trips_per_transition_of_command_and_listen(aerospike_url: s
     }
     assert batches <= runs // 4
     assert per <= 1.75
+
+
+async def test_a_by_key_listener_costs_no_index_query(aerospike_url: str) -> None:
+    """The answers' batches read their runs once (that read routes them and feeds the step) and
+    ask the secondary index nothing; the start writes no wait into it either."""
+    runs = 200
+    async with Engine("memory://", aerospike_url, workflows=[PING_BY_KEY]) as engine:
+        store = engine.store
+        assert isinstance(store, AerospikeStore)
+
+        async def answer(n: Note) -> None:
+            await engine.send(ANSWER, Note(n.key, f"ok:{n.key}"))
+
+        engine.subscribe(ASK, answer)
+        calls = count_calls(store)
+        for i in range(runs):
+            await engine.start(PING_BY_KEY, Ticket(f"b{i:04d}"))
+        await engine.run(until_idle=True)
+        calls = calls.copy()
+        done = await engine.list(workflow=PING_BY_KEY, status=Status.COMPLETED, limit=runs + 1)
+        indexed = await store.waiters(ANSWER.name, "b0000")
+    assert len(done.items) == runs
+    assert all(item.status == Status.COMPLETED.value for item in done.items)
+    path = {k: v for k, v in calls.items() if k not in BACKGROUND}
+    batches = path["get_many"]
+    assert path == {"put_many": runs + batches, "clear_many": runs, "get_many": batches}
+    assert batches <= runs // 4
+    assert list(indexed) == []
 
 
 # ------------------------------------------------------------------ the order example
