@@ -22,6 +22,8 @@ Decisions worth knowing:
 - Over a store that is a `BatchStore` (SQLite, Aerospike), the steps of many runs share their
   round trips (runtime/engine_batch.py): a fetched batch of messages, the starts of one
   event-loop iteration, and the call results and timers of one iteration each make one step.
+- A listener whose match is the workflow's key (`Listen.by_key`, set by daggerc) is found by its
+  run's id: no correlation index is written for it, none queried (runtime/engine_waiters.py).
 - While `run()` runs, the garbage collector runs less often (`gc_thresholds`, see GC_THRESHOLDS;
   None leaves the interpreter's settings alone); they are restored when it returns.
 - At most `max_steps` steps run at once: by default 8 on memory or SQLite alone (a step is CPU
