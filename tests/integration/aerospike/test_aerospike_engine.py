@@ -136,21 +136,26 @@ def count_calls(store: AerospikeStore) -> collections.Counter[str]:
     return calls
 
 
+async def answered(engine: Engine, wf: CompiledWorkflow[Ticket], runs: int, prefix: str) -> None:
+    """`runs` runs of `wf` started one at a time, every ask answered by a service, until idle."""
+
+    async def answer(n: Note) -> None:
+        await engine.send(ANSWER, Note(n.key, f"ok:{n.key}"))
+
+    engine.subscribe(ASK, answer)
+    for i in range(runs):
+        await engine.start(wf, Ticket(f"{prefix}{i:04d}"))
+    await engine.run(until_idle=True)
+
+
 async def test_round_trips_per_transition_of_command_and_listen(aerospike_url: str) -> None:
     runs = 200
     async with Engine("memory://", aerospike_url, workflows=[PING]) as engine:
         store = engine.store
         assert isinstance(store, AerospikeStore)
-
-        async def answer(n: Note) -> None:
-            await engine.send(ANSWER, Note(n.key, f"ok:{n.key}"))
-
-        engine.subscribe(ASK, answer)
         calls, trips = count_calls(store), store.round_trips
         began = time.perf_counter()
-        for i in range(runs):
-            await engine.start(PING, Ticket(f"t{i:04d}"))
-        await engine.run(until_idle=True)
+        await answered(engine, PING, runs, "t")
         seconds = time.perf_counter() - began
         trips, calls = store.round_trips - trips, calls.copy()
         done = await engine.list(workflow=PING, status=Status.COMPLETED, limit=runs + 1)
@@ -190,15 +195,8 @@ async def test_a_by_key_listener_costs_no_index_query(aerospike_url: str) -> Non
     async with Engine("memory://", aerospike_url, workflows=[PING_BY_KEY]) as engine:
         store = engine.store
         assert isinstance(store, AerospikeStore)
-
-        async def answer(n: Note) -> None:
-            await engine.send(ANSWER, Note(n.key, f"ok:{n.key}"))
-
-        engine.subscribe(ASK, answer)
         calls = count_calls(store)
-        for i in range(runs):
-            await engine.start(PING_BY_KEY, Ticket(f"b{i:04d}"))
-        await engine.run(until_idle=True)
+        await answered(engine, PING_BY_KEY, runs, "b")
         calls = calls.copy()
         done = await engine.list(workflow=PING_BY_KEY, status=Status.COMPLETED, limit=runs + 1)
         indexed = await store.waiters(ANSWER.name, "b0000")

@@ -397,14 +397,20 @@ async def test_a_batch_step_reads_and_writes_once_for_many_runs(sqlite_url: str)
 async def test_two_engines_over_one_file_apply_each_event_once(tmp_path: Path) -> None:
     """Each engine consumes every reply (two groups), so both step the same runs at the same
     time: the compare-and-sets that lose are retried alone, and find the event applied."""
+    await two_engines_apply_each_event_once(tmp_path, TWICE)
+
+
+async def two_engines_apply_each_event_once(tmp_path: Path, wf: CompiledWorkflow[Doc]) -> None:
+    """48 runs of `wf` (two listeners on REPLIES), each sent "a" then "b", consumed by two
+    engines over one file: every run sees both once, in order; 96 events applied in all."""
     url = f"sqlite:///{tmp_path / 'shared.db'}"
     one_seen, two_seen = Recorder(), Recorder()
     keys = [f"s{i:02d}" for i in range(48)]
     async with (
-        Engine(url, workflows=[TWICE], group="one", observer=one_seen) as one,
-        Engine(url, workflows=[TWICE], group="two", observer=two_seen) as two,
+        Engine(url, workflows=[wf], group="one", observer=one_seen) as one,
+        Engine(url, workflows=[wf], group="two", observer=two_seen) as two,
     ):
-        runs = await asyncio.gather(*(one.start(TWICE, Doc(k)) for k in keys))
+        runs = await asyncio.gather(*(one.start(wf, Doc(k)) for k in keys))
         for text in ("a", "b"):
             for k in keys:
                 await one.send(REPLIES, Msg(k, text), message_id=f"{k}-{text}")
@@ -412,4 +418,4 @@ async def test_two_engines_over_one_file_apply_each_event_once(tmp_path: Path) -
         found = await states(two, [r.id for r in runs])
     assert found == [(Status.COMPLETED, ("a", "b"))] * 48
     transitions = one_seen.transitions + two_seen.transitions
-    assert transitions == [("Twice", "listen")] * 96  # each of the 96 events applied once
+    assert transitions == [(wf.name, "listen")] * 96  # each of the 96 events applied once

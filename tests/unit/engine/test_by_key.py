@@ -9,7 +9,6 @@ and the one-at-a-time way).
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,15 @@ from runtime import Engine, Status
 
 from . import test_batches
 from .flows import Doc, Msg, command, listen, process, topic, workflow
-from .test_batches import REPLIES, REQUESTS, Backends, Recorder, engine_on, states
+from .test_batches import (
+    REPLIES,
+    REQUESTS,
+    Backends,
+    Recorder,
+    engine_on,
+    states,
+    two_engines_apply_each_event_once,
+)
 
 backends = test_batches.backends  # the three set-ups, a fixture of this module too
 
@@ -141,19 +148,4 @@ async def test_two_engines_over_one_file_apply_each_event_once(tmp_path: Path) -
     """Both engines consume every reply (two groups) and read the same runs to route them: the
     step whose compare-and-set loses (its run moved since it was read) goes again alone and
     finds the event applied."""
-    url = f"sqlite:///{tmp_path / 'shared.db'}"
-    one_seen, two_seen = Recorder(), Recorder()
-    keys = [f"s{i:02d}" for i in range(48)]
-    async with (
-        Engine(url, workflows=[TWICE], group="one", observer=one_seen) as one,
-        Engine(url, workflows=[TWICE], group="two", observer=two_seen) as two,
-    ):
-        runs = [await one.start(TWICE, Doc(k)) for k in keys]
-        for text in ("a", "b"):
-            for k in keys:
-                await one.send(REPLIES, Msg(k, text), message_id=f"{k}-{text}")
-        await asyncio.gather(one.run(until_idle=True), two.run(until_idle=True))
-        found = await states(two, [r.id for r in runs])
-    assert found == [(Status.COMPLETED, ("a", "b"))] * 48
-    transitions = one_seen.transitions + two_seen.transitions
-    assert transitions == [("KeyTwice", "listen")] * 96  # each of the 96 events applied once
+    await two_engines_apply_each_event_once(tmp_path, TWICE)
