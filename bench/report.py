@@ -12,12 +12,13 @@ from attrs import frozen
 
 JSONValue: TypeAlias = "bool | int | float | str | list[JSONValue] | dict[str, JSONValue] | None"
 
-THROUGHPUT_CONTENDERS = ("embedded", "kafka", "kafka_raw_echo", "wf_dagger")
+THROUGHPUT_CONTENDERS = ("embedded", "kafka", "kafka_raw_echo", "kafka_aerospike", "wf_dagger")
 
 DESCRIPTIONS = {
     "embedded": "dagger, `sqlite:///` (one durable file)",
     "kafka": "dagger over Kafka, SQLite store",
     "kafka_raw_echo": "plain aiokafka, no engine (the limit)",
+    "kafka_aerospike": "dagger over Kafka, Aerospike store (workers on many machines)",
     "wf_dagger": "the seed engine: wf-dagger 0.2.6, faust-streaming, Aerospike",
 }
 
@@ -312,6 +313,8 @@ DEFINITIONS = """\
 - `kafka` runs the engine with its defaults (topics of 4 partitions, idempotent producer with
   acks=all, linger 0 ms, fetch wait 100 ms) and a SQLite store; `kafka_raw_echo` uses the same
   producer settings with linger 2 ms and a 5 ms fetch wait, and commits after each batch.
+- `kafka_aerospike` is `kafka` with an Aerospike store (the server named by
+  `DAGGER_AEROSPIKE_HOSTS`, on the same machine here), in sets of its own dropped afterwards.
 - `wf_dagger` runs as its README configures it (Aerospike store, `enable_changelog=False`, raw
   serializer), on fresh topics of 4 partitions read from the earliest offset, including faust's
   default consumer fetch wait (1.5 s), which shapes its latency. It needs an Aerospike server

@@ -118,6 +118,15 @@ def _wf_dagger_python(ctx: Context) -> str:
         raise Skip(NotMeasured("failed", str(exc))) from exc
 
 
+def _with_aerospike(python: Callable[[Context], str]) -> Callable[[Context], str]:
+    def prepared(ctx: Context) -> str:
+        if not os.environ.get("DAGGER_AEROSPIKE_HOSTS"):
+            raise Skip(NotMeasured("skipped", "DAGGER_AEROSPIKE_HOSTS is not set"))
+        return python(ctx)
+
+    return prepared
+
+
 def _with_kafka(python: Callable[[Context], str]) -> Callable[[Context], str]:
     def prepared(ctx: Context) -> str:
         _kafka_up(ctx)
@@ -141,6 +150,11 @@ SPECS = (
     Spec("embedded", "bench.contenders.embedded", _compiled_python),
     Spec("kafka", "bench.contenders.kafka", _with_kafka(_compiled_python)),
     Spec("kafka_raw_echo", "bench.contenders.kafka_raw_echo", _with_kafka(_project_python)),
+    Spec(
+        "kafka_aerospike",
+        "bench.contenders.kafka_aerospike",
+        _with_aerospike(_with_kafka(_compiled_python)),
+    ),
     Spec("wf_dagger", "bench.wf_dagger.runner", _wf_dagger_python, timeout_s=360.0),
     Spec("timer_lag", "bench.contenders.timer_lag", _compiled_python),
     Spec("compile", "bench.contenders.compile_times", _project_python, timeout_s=420.0),

@@ -17,14 +17,18 @@ from runtime import Engine
 
 
 async def main(options: Options) -> None:
+    await measure(options, f"sqlite:///{fresh_database(options.workdir, 'kafka-store.db')}")
+
+
+async def measure(options: Options, store_url: str) -> None:
+    """The burst on an engine over the broker and `store_url`; its figures on stdout."""
     compiled = load_compiled()
     await reset_topics(options.bootstrap, compiled.topics)
-    store = fresh_database(options.workdir, "kafka-store.db")
     seen = Completions(compiled.orders.name)
     group = f"bench-{uuid.uuid4().hex[:8]}"
     engine = Engine(
         f"kafka://{options.bootstrap}",
-        store_url=f"sqlite:///{store}",
+        store_url=store_url,
         workflows=[compiled.orders],
         observer=seen,
         group=group,
