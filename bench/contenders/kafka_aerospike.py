@@ -30,12 +30,7 @@ async def main(options: Options) -> None:
     try:
         await measure(options, url)
     finally:
-        store = AerospikeStore.from_url(url)
-        await store.start(prepare=False)
-        try:
-            await store.drop()
-        finally:
-            await store.close()
+        await AerospikeStore.drop_url(url)
 
 
 if __name__ == "__main__":

@@ -96,6 +96,16 @@ class AerospikeStore:
         """Remove every index and record of this prefix (tests; decommissioning a deployment)."""
         await self._conn.drop()
 
+    @classmethod
+    async def drop_url(cls, url: str) -> None:
+        """`drop` on the store of `url`, connecting without preparing its indexes first."""
+        store = cls.from_url(url)
+        await store.start(prepare=False)
+        try:
+            await store.drop()
+        finally:
+            await store.close()
+
     def _ttl(self, expires_at: float | None) -> int:
         if expires_at is None:
             return NEVER

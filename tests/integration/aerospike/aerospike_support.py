@@ -30,15 +30,6 @@ def server_url(prefix: str, namespace: str | None = None) -> str:
     return f"aerospike://{hosts}/{namespace}?prefix={prefix}"
 
 
-async def drop(url: str) -> None:
-    store = AerospikeStore.from_url(url)
-    await store.start(prepare=False)
-    try:
-        await store.drop()
-    finally:
-        await store.close()
-
-
 def kafka_bootstrap() -> str:
     """The Kafka broker for end-to-end tests (DAGGER_KAFKA_BOOTSTRAP, else 127.0.0.1:9092);
     skips the test when nothing listens there."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from aerospike_support import Connect, drop, fresh_prefix, server_url
+from aerospike_support import Connect, fresh_prefix, server_url
 
 from runtime.backends.aerospike import AerospikeStore
 
@@ -20,7 +20,7 @@ async def aerospike_url() -> AsyncIterator[str]:
     """A store URL with a fresh prefix, dropped after the test."""
     url = server_url(fresh_prefix())
     yield url
-    await drop(url)
+    await AerospikeStore.drop_url(url)
 
 
 @pytest.fixture
