@@ -75,7 +75,7 @@ class _Lowering:
         self.lifter = Lifter(self.tracker, self.display)
         self.diagnostics: list[Diagnostic] = []
         self.functions: list[Function] = []
-        self.key_fn: Function | None = None
+        self.key = ""  # the lifted key function's name
         self.drafts: list[Draft] = []
         self.topics: dict[str, tuple[Topic[object, str], TopicIR]] = {}
         self.taken: set[str] = set()
@@ -142,15 +142,12 @@ class _Lowering:
     # ------------------------------------------------------------------ the tree
 
     def run(self) -> LowerResult:
-        self.key_fn = self.lift_function(
+        key = self.key = self.lift(
             self.wf.key,
             f"_{snake(self.wf.name)}_key",
             Slot("workflow(key=...)", "key", (("state", self.state),), "str"),
             self.wf.location,
         )
-        if self.key_fn is not None:
-            self.functions.append(self.key_fn)
-        key = self.key_fn.name if self.key_fn is not None else f"_{snake(self.wf.name)}_key"
         self.codecs.require(self.wf.state)
         root = self.add("Sequence_", self.wf.name, NO_PARENT, self.wf.location).id
         for item in self.wf.items:
@@ -264,10 +261,8 @@ class _Lowering:
 
     def _by_key(self, match: str) -> bool:
         """Whether the lifted `match` is the workflow's key expression (see Listen.by_key)."""
-        lifted = next((f for f in self.functions if f.name == match), None)
-        return (
-            lifted is not None and self.key_fn is not None and same_expression(lifted, self.key_fn)
-        )
+        lifted = {f.name: f for f in self.functions if f.name in (match, self.key)}
+        return len(lifted) == 2 and same_expression(lifted[match], lifted[self.key])
 
     def _call(self, step: CallStep[object], draft: Draft, scope: str) -> None:
         params = (("state", self.state),)

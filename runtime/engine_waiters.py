@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 
+from runtime import machine
 from runtime.engine_api import UnknownWorkflowError
 from runtime.engine_core import Core
 from runtime.types import BatchStore, DecodeError, Status, StoredInstance
@@ -71,6 +72,4 @@ class Waiters:
         except (UnknownWorkflowError, DecodeError) as exc:
             _log.debug("instance %s: read as waiting: %s", stored.id, exc)
             return True
-        return instance.status is Status.EXECUTING and any(
-            w.key == key and w.topic == topic for w in instance.waits
-        )
+        return instance.status is Status.EXECUTING and machine.waits_on(instance, topic, key)

@@ -29,7 +29,7 @@ from runtime.types import (
     Transition,
 )
 
-__all__ = ["APPLIED_LIMIT", "InvalidWorkflow", "apply", "start"]
+__all__ = ["APPLIED_LIMIT", "InvalidWorkflow", "apply", "start", "waits_on"]
 
 S = TypeVar("S")
 
@@ -108,9 +108,14 @@ def _drain(run: Run[Any]) -> None:
 # --------------------------------------------------------------------------- events
 
 
+def waits_on(instance: Instance[Any], topic: str, key: str) -> bool:
+    """Whether a message on `topic` keyed `key` concerns `instance` (it may be finished)."""
+    return any(w.key == key and w.topic == topic for w in instance.waits)
+
+
 def _concerns(wf: CompiledWorkflow[Any], instance: Instance[Any], event: Event) -> bool:
     if isinstance(event, MessageArrived):
-        return any(w.key == event.key and w.topic == event.topic for w in instance.waits)
+        return waits_on(instance, event.topic, event.key)
     if isinstance(event, TimerFired):
         return any(t.timer_id == event.timer_id for t in instance.timers)
     if isinstance(event, CallFinished):
