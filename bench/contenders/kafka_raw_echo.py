@@ -134,6 +134,7 @@ class Echo:
         for order, value in commands:
             sends.append(await self._send(self.topics.payment_command, order, value))
         await asyncio.gather(*sends)
+        self._sent_starts(commands)
         await self._wait(tracker)
         return tracker.figures()
 
@@ -153,8 +154,15 @@ class Echo:
     def _started(self, commands: list[tuple[str, bytes]]) -> None:
         """Before the first commands of orders are produced (stateless here: nothing)."""
 
+    def _sent_starts(self, commands: list[tuple[str, bytes]]) -> None:
+        """Once Kafka acknowledged the first commands of orders (stateless here: nothing)."""
+
     def _reacting(self, records: list[Any]) -> None:
         """Before the reactor produces what a fetched batch asks for (stateless: nothing)."""
+
+    def _sent(self, records: list[Any]) -> None:
+        """Once Kafka acknowledged what the reactor produced for a fetched batch, before its
+        offsets are committed (stateless: nothing)."""
 
     async def _send(self, topic: str, key: str, value: bytes) -> Awaitable[Any]:
         future: Awaitable[Any] = await self.producer.send(topic, value=value, key=key.encode())
@@ -171,6 +179,8 @@ class Echo:
                 self._reacting(records)
             sends = [await handle(record, done) for record in records]
             await asyncio.gather(*(send for send in sends if send is not None))
+            if member is self.reactor:
+                self._sent(records)
             await member.commit()
             for order in done:
                 self.tracker.completed(order)

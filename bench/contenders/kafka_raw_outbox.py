@@ -1,0 +1,92 @@
+"""The floor of a durable engine with an outbox, on one SQLite file: `kafka_raw_durable` plus what
+lets such an engine promise its sends after a crash.
+
+The same messages and consumers as `kafka_raw_echo`. Each order's row holds its state (encoded
+from a dict each step, as an engine encodes a typed state), the messages that step owes (its
+outbox) and a generation. A fetched batch's rows are written in one transaction with a
+compare-and-set, then its messages are produced, and once Kafka has acknowledged them the
+outboxes are cleared in one more transaction (a compare-and-set again), before the offsets are
+committed. A crash before the clear leaves the messages in the rows, to be sent again with their
+ids; after it, nothing is owed. That is dagger's promise for one step, written by hand for this
+one workflow: no machine, no node runs, no index, no observers, no reads (the generations are kept
+in memory). What dagger spends beyond this is the cost of being a general engine.
+
+    bench.kafka --only raw,durable,outbox,orders2     # prints it between durable and dagger
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench.contenders.kafka_raw_durable import DurableEcho
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS owed (
+    id TEXT PRIMARY KEY, state BLOB NOT NULL, outbox BLOB, generation INTEGER NOT NULL
+) WITHOUT ROWID
+"""
+
+
+class OutboxEcho(DurableEcho):
+    """`DurableEcho` whose rows also carry the step's outbox, cleared once its sends are acked."""
+
+    def __init__(self, bootstrap: str, run: str, path: Path) -> None:
+        super().__init__(bootstrap, run, path)
+        self.db.execute(_SCHEMA)
+        self.states: dict[str, dict[str, Any]] = {}
+
+    def _started(self, commands: list[tuple[str, bytes]]) -> None:
+        rows = []
+        for order, command in commands:
+            state = {"order_id": order, "amount_cents": 1250, "paid": False, "tracking": ""}
+            self.states[order] = state
+            rows.append((order, orjson.dumps(state), command, 1))
+        with self._transaction():
+            self.db.executemany("INSERT OR REPLACE INTO owed VALUES (?, ?, ?, ?)", rows)
+        self.generations.update((order, 1) for order, _ in commands)
+
+    def _sent_starts(self, commands: list[tuple[str, bytes]]) -> None:
+        self._clear([order for order, _ in commands])
+
+    def _reacting(self, records: list[Any]) -> None:
+        rows = []
+        for record in records:
+            order = record.key.decode()
+            event = orjson.loads(record.value)
+            state = self.states[order]
+            if record.topic == self.topics.payment_listener:
+                state["paid"] = event["ok"]
+                outbox = orjson.dumps([{"order_id": order, "address": "1 Main St"}])
+            else:
+                state["tracking"] = event["tracking"]
+                outbox = None
+            generation = self.generations[order]
+            rows.append((orjson.dumps(state), outbox, generation + 1, order, generation))
+            self.generations[order] = generation + 1
+        with self._transaction():
+            updated = self.db.executemany(
+                "UPDATE owed SET state = ?, outbox = ?, generation = ? WHERE id = ? AND generation = ?",
+                rows,
+            ).rowcount
+        if updated != len(rows):
+            raise RuntimeError(f"{len(rows) - updated} of {len(rows)} rows changed under us")
+
+    def _sent(self, records: list[Any]) -> None:
+        self._clear([r.key.decode() for r in records if r.topic == self.topics.payment_listener])
+
+    def _clear(self, orders: list[str]) -> None:
+        rows = []
+        for order in orders:
+            generation = self.generations[order]
+            rows.append((generation + 1, order, generation))
+            self.generations[order] = generation + 1
+        with self._transaction():
+            cleared = self.db.executemany(
+                "UPDATE owed SET outbox = NULL, generation = ? WHERE id = ? AND generation = ?",
+                rows,
+            ).rowcount
+        if cleared != len(rows):
+            raise RuntimeError(f"{len(rows) - cleared} of {len(rows)} outboxes changed under us")
