@@ -59,7 +59,7 @@ from runtime.engine_api import (
     RunStatus,
     RunSummary,
     UnknownRunError,
-    UnreadableRunError,
+    unreadable,
 )
 from runtime.engine_batch import Batches
 from runtime.engine_calls import Calls
@@ -254,7 +254,7 @@ class Engine:
             return self._core.inflight > 0 or self._calls.in_flight > 0
 
         local = isinstance(self.broker, MemoryBroker | SqliteBroker)
-        await self._life.until_idle(busy, self.store.next_due, max_wait, 0.0 if local else 0.5)
+        await self._life.until_idle(busy, self._timers.next_due, max_wait, 0.0 if local else 0.5)
         self.shutdown()
 
     @contextlib.contextmanager
@@ -307,7 +307,7 @@ class Engine:
         try:
             loaded = await self._core.load(run_id)
         except DecodeError as exc:
-            raise UnreadableRunError(f"run {run_id!r} cannot be read: {exc}") from exc
+            raise unreadable(run_id, exc) from exc
         if loaded is None:
             return None
         wf, _stored, instance, outbox = loaded

@@ -28,6 +28,12 @@ class UnreadableRunError(EngineError):
     workflow was recompiled since) or not a record of this engine at all."""
 
 
+def unreadable(run_id: str, cause: Exception) -> UnreadableRunError:
+    """The error for run `run_id`, which this engine cannot read because of `cause` (an
+    UnknownWorkflowError or a DecodeError)."""
+    return UnreadableRunError(f"run {run_id!r} cannot be read: {cause}")
+
+
 class ConflictError(EngineError):
     """Compare-and-set kept losing to other writers: something else rewrites this run in a loop."""
 

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from attrs import define, frozen
 
 from runtime import machine, record
-from runtime.engine_api import UnknownWorkflowError
+from runtime.engine_api import UnknownWorkflowError, unreadable
 from runtime.engine_core import Core, instance_id
 from runtime.engine_outbox import Plan, direct_waits, in_order, owed, settle, without
 from runtime.gathered import Gathered
@@ -233,8 +233,7 @@ class Batches:
             try:
                 wf, before, outbox = core.decode(stored)
             except (UnknownWorkflowError, DecodeError) as exc:
-                _log.error("instance %s: cannot apply %s: %s", job.iid, job.event.event_id, exc)
-                return None
+                raise unreadable(job.iid, exc) from exc  # the job goes alone: Core.process says so
             gen = stored.generation
             began = time.perf_counter()
             t = machine.apply(wf, before, job.event, now=time.time())

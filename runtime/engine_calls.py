@@ -21,6 +21,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from runtime.engine_api import UnreadableRunError
 from runtime.engine_threads import Threads
 from runtime.types import Call, CallFinished, CompiledWorkflow, Event, Instance, RunCall
 
@@ -79,7 +80,10 @@ class Calls:
             finally:
                 self._in_user_code.discard(key)
             event = CallFinished(f"call/{n}/{attempt}", n, attempt, result, error, base=state)
-            await self._process(iid, event)
+            try:
+                await self._process(iid, event)
+            except UnreadableRunError as exc:  # rewritten meanwhile by another build
+                _log.warning("the result of call %s is not recorded: %s", event.event_id, exc)
         finally:
             if self._tasks.pop(key, None) is not None:
                 self._per_run[iid] -= 1

@@ -29,7 +29,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 from typing import Any, Protocol
 
 from runtime import machine, record
-from runtime.engine_api import ConflictError, UnknownWorkflowError
+from runtime.engine_api import ConflictError, UnknownWorkflowError, unreadable
 from runtime.engine_outbox import (
     DecodedRecords,
     Plan,
@@ -139,7 +139,10 @@ class Core:
         return iid, created
 
     async def process(self, iid: str, event: Event) -> None:
-        """Apply `event` to instance `iid` (a missing instance is logged and skipped)."""
+        """Apply `event` to instance `iid` (a missing instance is logged and skipped). Raises
+        UnreadableRunError, with nothing changed, for a run this engine cannot read: one of a
+        workflow it does not serve, or recorded by another version of one it does (the caller
+        keeps the event for an engine that can: a message goes to the dead-letter topic)."""
         with logs.instance_context(instance_id=iid, event_id=event.event_id):
             await self._step(iid, lambda: self._apply(iid, event))
 
@@ -211,8 +214,7 @@ class Core:
             try:
                 loaded = await self.load(iid)
             except (UnknownWorkflowError, DecodeError) as exc:
-                _log.error("instance %s: cannot apply %s: %s", iid, event.event_id, exc)
-                return None
+                raise unreadable(iid, exc) from exc
             if loaded is None:
                 _log.debug("instance %s does not exist; %s dropped", iid, event.event_id)
                 await self._timer_done(iid, event)

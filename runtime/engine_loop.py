@@ -6,6 +6,9 @@ key function fails) goes to `<topic>.dead-letter` with its original bytes and he
 reason and where it came from, and the engine goes on. The correlation key is `topic.key(message)`;
 the message id is the MESSAGE_ID_HEADER when present, else `topic/partition/offset`. A message no
 instance waits for is kept in the store (`early_retention`) and delivered when a listener starts.
+A message for a run this engine cannot read (of a workflow it does not serve, or recorded by
+another version of one it does) goes to the dead-letter topic too, once every run it can read
+has taken it: replayed to an engine that serves that run, the others see it as a repeat.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
+from runtime.engine_api import UnreadableRunError
 from runtime.engine_batch import Batches, Job
 from runtime.engine_core import Core
 from runtime.engine_idle import Lifecycle
@@ -104,6 +108,7 @@ class Intake:
         pairs = list({(rec.topic, r[1]) for rec, r in zip(batch, routes, strict=True) if r})
         waiting, read = await self._waiters.waiters_many(self._batches.store, pairs)
         jobs: list[Job] = []
+        sources: list[Incoming] = []  # of each job
         alone: list[Incoming] = []
         alone_keys: set[tuple[str, str]] = set()
         taken: set[str] = set()
@@ -117,12 +122,15 @@ class Intake:
                 alone_keys.add(group)
             else:
                 jobs.append(job)
+                sources.append(rec)
                 taken.add(job.iid)
         outcomes = await self._batches.run(jobs, read=read) if jobs else []
         if alone:
             await by_key(alone, self.handle)
-        for outcome in outcomes:
-            if isinstance(outcome, Exception):
+        for rec, outcome in zip(sources, outcomes, strict=True):
+            if isinstance(outcome, UnreadableRunError):
+                await self.dead_letter(rec, str(outcome))
+            elif isinstance(outcome, Exception):
                 raise outcome  # as a message's step that fails alone does
 
     def _routable(self, rec: Incoming) -> tuple[object, str] | None:
@@ -181,16 +189,27 @@ class Intake:
             waiting = await self._waiters.waiters(rec.topic, key)  # one that started meanwhile
             if not waiting:
                 return
-            await self._deliver(waiting, MessageArrived(mid, rec.topic, key, message))
+            await self._deliver(rec, waiting, MessageArrived(mid, rec.topic, key, message))
             await store.remove_early(rec.topic, key, mid)
             return
-        await self._deliver(waiting, MessageArrived(mid, rec.topic, key, message))
+        await self._deliver(rec, waiting, MessageArrived(mid, rec.topic, key, message))
 
-    async def _deliver(self, waiting: Sequence[str], event: MessageArrived) -> None:
+    async def _deliver(self, rec: Incoming, waiting: Sequence[str], event: MessageArrived) -> None:
+        """`event` to every run in `waiting`; to the dead-letter topic if one cannot be read."""
         if len(waiting) == 1:  # the usual case; a task per delivery costs more than the step
-            await self._core.process(waiting[0], event)
+            try:
+                await self._core.process(waiting[0], event)
+            except UnreadableRunError as exc:
+                await self.dead_letter(rec, str(exc))
             return
-        await asyncio.gather(*(self._core.process(iid, event) for iid in waiting))
+        steps = (self._core.process(iid, event) for iid in waiting)
+        outcomes = await asyncio.gather(*steps, return_exceptions=True)
+        failed = [o for o in outcomes if isinstance(o, BaseException)]
+        for error in failed:
+            if not isinstance(error, UnreadableRunError):
+                raise error
+        if failed:
+            await self.dead_letter(rec, "; ".join(str(e) for e in failed))
 
     async def dead_letter(self, rec: Incoming, reason: str) -> None:
         headers = (

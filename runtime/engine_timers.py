@@ -3,7 +3,9 @@
 The timer loop sleeps until the store's next due time, woken early when this engine sets a nearer
 timer, and fires what is due as `TimerFired(f"timer/{timer_id}")` (the core removes the timer from
 the due index once the event is recorded). There is no fixed tick; the sleep is capped (`poll_cap`,
-200 ms) only to notice timers that other processes sharing the store set.
+200 ms) only to notice timers that other processes sharing the store set. A due timer of a run
+this engine cannot read (a workflow it does not serve, or another version of one) is left where it
+is for an engine that can, with one warning: this engine no longer counts it as due.
 
 Housekeeping, every `sweep_every` seconds: performs outboxes left behind (by a crashed process, or
 by one that handed its calls over) that nobody touched for `recover_after` seconds, and purges
@@ -18,12 +20,16 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from runtime.engine_api import UnreadableRunError
 from runtime.engine_core import Core
 from runtime.engine_idle import Lifecycle
 from runtime.types import DueTimer, Event, TimerFired
 
 _log = logging.getLogger("dagger.engine")
 _BATCH = 256
+_FAR = 1e12  # seconds since the epoch: later than any timer (year 33,658)
+
+Slot = tuple[str, str]  # (instance id, timer id)
 
 
 class Timers:
@@ -40,6 +46,8 @@ class Timers:
         self._cap = poll_cap
         self._wake: asyncio.Event | None = None
         self._planned = 0.0  # when the loop means to look again
+        self._left: dict[Slot, float] = {}  # due timers left to other engines -> their due time
+        self._newly_left: list[str] = []  # why, for the next warning
         core.timer_set = self.nudge
 
     def nudge(self, due: float) -> None:
@@ -55,13 +63,45 @@ class Timers:
         finally:
             self._wake = None
 
+    async def next_due(self) -> float | None:
+        """The earliest due time among the store's timers, leaving out those left to other
+        engines (one query more while there are any)."""
+        if not self._left:
+            return await self._core.store.next_due()
+        earliest = await self._due(_FAR)  # at most len(left) of them are left: one is not
+        return earliest[0].due if earliest else None
+
+    async def _due(self, until: float, more: int = 1) -> list[DueTimer]:
+        """Timers due by `until`, earliest first, leaving out those left to other engines; up
+        to `more` of them (or all when fewer). Forgets left timers that are gone."""
+        limit = len(self._left) + more
+        timers = await self._core.store.due_timers(until, limit)
+        left: dict[Slot, float] = {}
+        out: list[DueTimer] = []
+        for t in timers:
+            slot = (t.instance_id, t.timer_id)
+            if self._left.get(slot) == t.due:
+                left[slot] = t.due
+            else:
+                out.append(t)
+        if len(timers) < limit:  # every timer due by `until` is here: the rest are gone
+            self._left = left
+        return out
+
     async def _once(self) -> None:
         assert self._wake is not None
         now = time.time()
-        nxt = await self._core.store.next_due()
+        nxt = await self.next_due()
         if nxt is not None and nxt <= now:
-            due = await self._core.store.due_timers(now, _BATCH)
+            due = await self._due(now, _BATCH)
             await asyncio.gather(*(self._fire(t) for t in due))
+            if self._newly_left:
+                _log.warning(
+                    "left %d due timer(s) to engines that can read their runs; the first: %s",
+                    len(self._newly_left),
+                    self._newly_left[0],
+                )
+                self._newly_left.clear()
             return
         delay = self._cap if nxt is None else min(nxt - now, self._cap)
         self._planned = now + delay
@@ -73,7 +113,11 @@ class Timers:
     async def _fire(self, timer: DueTimer) -> None:
         self._core.observer.on_timer_lag(max(0.0, time.time() - timer.due))
         event = TimerFired(f"timer/{timer.timer_id}", timer.timer_id)
-        await self._process(timer.instance_id, event)
+        try:
+            await self._process(timer.instance_id, event)
+        except UnreadableRunError as exc:
+            self._left[(timer.instance_id, timer.timer_id)] = timer.due
+            self._newly_left.append(f"timer {timer.timer_id}: {exc}")
 
 
 class Housekeeping:
