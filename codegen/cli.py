@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, str] = {
     "list": "runtime.cli.listing",
     "cancel": "runtime.cli.cancel",
     "send": "runtime.cli.send",
+    "dead-letters": "runtime.cli.dead_letters",
     "serve": "runtime.cli.serve",
 }
 

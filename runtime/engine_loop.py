@@ -42,6 +42,9 @@ ERROR_HEADER = "dagger-error"
 SOURCE_TOPIC_HEADER = "dagger-source-topic"
 SOURCE_PARTITION_HEADER = "dagger-source-partition"
 SOURCE_OFFSET_HEADER = "dagger-source-offset"
+DEAD_LETTER_HEADERS = frozenset(
+    {ERROR_HEADER, SOURCE_TOPIC_HEADER, SOURCE_PARTITION_HEADER, SOURCE_OFFSET_HEADER}
+)  # what a dead letter carries beyond the message's own headers
 
 Handler = Callable[[Incoming], Awaitable[None]]
 BatchHandler = Callable[[Sequence[Incoming]], Awaitable[None]]
@@ -125,13 +128,16 @@ class Intake:
                 sources.append(rec)
                 taken.add(job.iid)
         outcomes = await self._batches.run(jobs, read=read) if jobs else []
-        if alone:
-            await by_key(alone, self.handle)
+        failed: Exception | None = None
         for rec, outcome in zip(sources, outcomes, strict=True):
-            if isinstance(outcome, UnreadableRunError):
+            if isinstance(outcome, UnreadableRunError):  # before later messages of its key
                 await self.dead_letter(rec, str(outcome))
             elif isinstance(outcome, Exception):
-                raise outcome  # as a message's step that fails alone does
+                failed = failed or outcome
+        if alone:
+            await by_key(alone, self.handle)
+        if failed is not None:
+            raise failed  # as a message's step that fails alone does
 
     def _routable(self, rec: Incoming) -> tuple[object, str] | None:
         """(message, correlation key) of a listener's message that decodes and carries no trace

@@ -137,3 +137,17 @@ async def test_cancelling_a_run_of_another_version_says_why(tmp_path: Path) -> N
     async with Engine(url, workflows=[old]) as engine:
         status = await engine.status(run.id)
     assert status is not None and status.status is Status.EXECUTING  # not cancelled, not lost
+
+
+async def test_dead_letters_of_one_key_keep_their_order(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'builds.db'}"
+    old = ping(by_key=True)
+    async with Engine(url, workflows=[old]) as engine:
+        await engine.start(old, Doc("k"))
+    async with Engine(url, workflows=[rebuilt(old)]) as engine:
+        await engine.broker.send(
+            [Outgoing("REPLIES", "k", REPLIES.encode(Msg("k", t)), ()) for t in "abc"]
+        )
+        await engine.run(until_idle=True)
+        letters = await dead_letters(engine, "ops")
+    assert [REPLIES.decode(r.value).text for r in letters] == ["a", "b", "c"]
