@@ -147,14 +147,14 @@ class Core:
             await self._step(iid, lambda: self._apply(iid, event))
 
     async def recover(self, iid: str) -> None:
-        """Perform whatever the outbox of `iid` still holds (after a crash or a hand-off)."""
+        """Perform whatever the outbox of `iid` still holds (after a crash or a hand-off).
+        Raises UnreadableRunError for a run this engine cannot read (see `process`)."""
 
         async def perform_left() -> Plan | None:
             try:
                 loaded = await self.load(iid)
             except (UnknownWorkflowError, DecodeError) as exc:
-                _log.warning("instance %s: its outbox is left to another engine: %s", iid, exc)
-                return None
+                raise unreadable(iid, exc) from exc
             if loaded is None or not loaded[3]:
                 return None
             wf, stored, instance, outbox = loaded

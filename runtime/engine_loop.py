@@ -172,7 +172,11 @@ class Intake:
 
     async def _handle(self, rec: Incoming) -> None:
         if rec.topic == HANDOFF_TOPIC:
-            await self._core.recover(rec.value.decode("utf-8", "replace"))
+            iid = rec.value.decode("utf-8", "replace")
+            try:
+                await self._core.recover(iid)
+            except UnreadableRunError as exc:  # an engine that can read it sweeps it up
+                _log.warning("hand-off of %s left to the engines that serve it: %s", iid, exc)
             return
         spec = self._core.registry.topics.get(rec.topic)
         if spec is None:

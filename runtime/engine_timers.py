@@ -9,7 +9,8 @@ is for an engine that can, with one warning: this engine no longer counts it as 
 
 Housekeeping, every `sweep_every` seconds: performs outboxes left behind (by a crashed process, or
 by one that handed its calls over) that nobody touched for `recover_after` seconds, and purges
-expired early messages and finished runs past retention.
+expired early messages and finished runs past retention. The outbox of a run this engine cannot
+read is left to an engine that can, with one warning, and not looked at again until it changes.
 """
 
 from __future__ import annotations
@@ -135,6 +136,8 @@ class Housekeeping:
         self._busy = busy
         self._every = sweep_every
         self._after = recover_after
+        self._left: dict[str, int] = {}  # runs it cannot read -> the generation seen then
+        self._newly_left: list[str] = []  # why, for the next warning
 
     async def recover_all(self) -> int:
         """Perform every pending outbox not being performed here (start of `run()`)."""
@@ -153,12 +156,30 @@ class Housekeeping:
         self._core.observer.on_outbox_depth(len(ids))
         cutoff = time.time() - min_age
         jobs: list[Awaitable[None]] = []
+        present = set(ids)
+        self._left = {i: g for i, g in self._left.items() if i in present}
         for iid in ids:
             stored = await store.get(iid)
-            if stored is not None and stored.outbox and stored.updated_at <= cutoff:
-                jobs.append(self._core.recover(iid))
+            if stored is None or not stored.outbox or stored.updated_at > cutoff:
+                continue
+            if self._left.get(iid) != stored.generation:  # else: left alone, and unchanged
+                jobs.append(self._recover(iid, stored.generation))
         await asyncio.gather(*jobs)
+        if self._newly_left:
+            _log.warning(
+                "left %d outbox(es) to engines that can read their runs; the first: %s",
+                len(self._newly_left),
+                self._newly_left[0],
+            )
+            self._newly_left.clear()
         return len(jobs)
+
+    async def _recover(self, iid: str, generation: int) -> None:
+        try:
+            await self._core.recover(iid)
+        except UnreadableRunError as exc:
+            self._left[iid] = generation
+            self._newly_left.append(str(exc))
 
     async def _purge(self) -> None:
         dropped = await self._core.store.purge(time.time())

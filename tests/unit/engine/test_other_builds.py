@@ -6,6 +6,7 @@ Two engines share one SQLite file, one after the other, as an old and a new buil
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from attrs import evolve
 from runtime import Engine, Status, UnreadableRunError
 from runtime.types import CompiledWorkflow, Incoming, Outgoing
 
-from .flows import Doc, Msg, command, listen, process, sleep, topic, workflow
+from .flows import Doc, Msg, call, command, listen, process, sleep, topic, workflow
 
 REQUESTS = topic("REQUESTS")
 REPLIES = topic("REPLIES")
@@ -28,6 +29,13 @@ def ping(*, by_key: bool) -> CompiledWorkflow[Doc]:
 
 PONG = workflow("Pong", process("P", listen(REPLIES)))
 NAP = workflow("Nap", process("P", sleep(0.05)))
+
+
+def bump(d: Doc) -> Doc:
+    return evolve(d, n=d.n + 1)
+
+
+CALLS = workflow("Calls", process("P", call(bump)))
 
 
 def rebuilt(wf: CompiledWorkflow[Doc]) -> CompiledWorkflow[Doc]:
@@ -151,3 +159,24 @@ async def test_dead_letters_of_one_key_keep_their_order(tmp_path: Path) -> None:
         await engine.run(until_idle=True)
         letters = await dead_letters(engine, "ops")
     assert [REPLIES.decode(r.value).text for r in letters] == ["a", "b", "c"]
+
+
+async def test_outboxes_of_runs_it_cannot_read_are_left_alone(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = f"sqlite:///{tmp_path / 'builds.db'}"
+    async with Engine(url, workflows=[CALLS]) as client:  # no run(): the call stays owed
+        owing = await client.start(CALLS, Doc("old"))
+    with caplog.at_level(logging.WARNING, logger="dagger"):
+        async with Engine(url, workflows=[rebuilt(CALLS)], recover_after=0.0) as engine:
+            serving = asyncio.create_task(engine.run())
+            await asyncio.sleep(2.5)  # a sweep at the start, then one each second
+            engine.shutdown()
+            await serving
+    left = [r.getMessage() for r in caplog.records if "outbox" in r.getMessage()]
+    assert len(left) == 1 and "left 1 outbox(es)" in left[0] and "Calls:old" in left[0], left
+    async with Engine(url, workflows=[CALLS]) as engine:
+        await engine.run(until_idle=True)
+        status = await engine.status(owing.id)
+    assert status is not None and status.status is Status.COMPLETED
+    assert status.state == Doc("old", n=1)
