@@ -23,13 +23,14 @@ if TYPE_CHECKING:
         UnknownWorkflowError,
         UnreadableRunError,
     )
-    from runtime.types import CompiledWorkflow, DecodeError, Status, TopicSpec
+    from runtime.types import CompiledWorkflow, DecodeError, EncodeError, Status, TopicSpec
     from runtime.urls import UrlError
 
 __all__ = [
     "CompiledWorkflow",
     "ConflictError",
     "DecodeError",
+    "EncodeError",
     "Engine",
     "EngineError",
     "NodeStatus",
@@ -49,6 +50,7 @@ _HOMES = {
     "Engine": "runtime.engine",
     "CompiledWorkflow": "runtime.types",
     "DecodeError": "runtime.types",
+    "EncodeError": "runtime.types",
     "Status": "runtime.types",
     "TopicSpec": "runtime.types",
     "UrlError": "runtime.urls",

@@ -40,6 +40,7 @@ from runtime.engine_outbox import (
     owed,
     settle,
     split_index,
+    storable,
     unit_of_work,
     without,
 )
@@ -222,6 +223,7 @@ class Core:
             wf, stored, instance, outbox = loaded
             began = time.perf_counter()
             t = machine.apply(wf, instance, event, now=time.time())
+            t = storable(wf, instance, event, t)
             seconds = time.perf_counter() - began
             pending = (*settle(outbox, event), *t.effects)
             if t.instance is instance and pending == outbox:

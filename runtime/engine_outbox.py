@@ -1,17 +1,18 @@
-"""Helpers of the core: the outbox sorted into what performs it, the records kept decoded, and
-when the broker and the store can share one transaction."""
+"""Helpers of the core: the outbox sorted into what performs it, the records kept decoded, when
+the broker and the store can share one transaction, and a transition whose state cannot be stored."""
 
 from __future__ import annotations
 
 import collections
 import contextlib
 import functools
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import attrs
 
-from runtime import record
+from runtime import machine, record
 from runtime.backends.sqlite import SqliteBroker, SqliteStore
 from runtime.engine_api import node_kind
 from runtime.ops import tracing
@@ -37,9 +38,12 @@ from runtime.types import (
     SetTimer,
     Store,
     TimerFired,
+    Transition,
 )
 
 Early = list[tuple[str, str]]  # (topic, key) pairs a new listener waits on
+
+_log = logging.getLogger("dagger.engine")
 
 
 @attrs.define
@@ -223,3 +227,19 @@ def event_kind(wf: CompiledWorkflow[Any], before: Instance[Any], event: Event) -
     if node is None or not 0 <= node < len(wf.nodes):
         return type(event).__name__.lower()
     return node_kind(wf.nodes[node])
+
+
+def storable(
+    wf: CompiledWorkflow[Any], before: Instance[Any], event: Event, t: Transition[Any]
+) -> Transition[Any]:
+    """`t`, or the run ended FAILED by `event` when the state `t` gives cannot be stored (a batch
+    step whose record fails to encode is taken again alone, and comes here)."""
+    if t.instance.state is before.state:
+        return t
+    why = record.unstorable(wf, t.instance.state)
+    if why is None:
+        return t
+    what = f"the {event.topic} message" if isinstance(event, MessageArrived) else "event"
+    reason = f"the state after {what} {event.event_id} cannot be stored: {why}"
+    _log.error("instance %s: %s", before.id, reason)
+    return machine.abandon(wf, before, event, reason, now=t.instance.updated_at)

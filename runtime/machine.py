@@ -29,7 +29,7 @@ from runtime.types import (
     Transition,
 )
 
-__all__ = ["APPLIED_LIMIT", "InvalidWorkflow", "apply", "start", "waits_on"]
+__all__ = ["APPLIED_LIMIT", "InvalidWorkflow", "abandon", "apply", "start", "waits_on"]
 
 S = TypeVar("S")
 
@@ -79,6 +79,17 @@ def apply(
         return Transition(instance, ())
     run = Run(wf, plan, instance, now)
     _drive(run, lambda r: _handle(r, event))
+    applied = (*instance.applied, event.event_id)[-APPLIED_LIMIT:]
+    return Transition(run.instance(instance, applied), tuple(run.effects))
+
+
+def abandon(
+    wf: CompiledWorkflow[S], instance: Instance[S], event: Event, reason: str, *, now: float
+) -> Transition[S]:
+    """End `instance` FAILED with `reason`, its state as it was before `event`, which counts as
+    applied: the engine's verdict when the transition `event` gave cannot be stored."""
+    run = Run(wf, plan_for(wf), instance, now)
+    run.finish(Status.FAILED, reason)
     applied = (*instance.applied, event.event_id)[-APPLIED_LIMIT:]
     return Transition(run.instance(instance, applied), tuple(run.effects))
 

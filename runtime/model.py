@@ -45,6 +45,11 @@ class DecodeError(ValueError):
     """A message or record could not be decoded; the text says which field and why."""
 
 
+class EncodeError(ValueError):
+    """A run's state could not be stored: the codec refused a value in it (an int beyond 64
+    bits, text that is not valid UTF-8...); the text says which run and why."""
+
+
 # --------------------------------------------------------------------------- topics and nodes
 
 

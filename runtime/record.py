@@ -20,6 +20,7 @@ from runtime.types import (
     CompiledWorkflow,
     DecodeError,
     Effect,
+    EncodeError,
     Finished,
     Instance,
     NodeRun,
@@ -33,7 +34,7 @@ from runtime.types import (
     WaitRef,
 )
 
-__all__ = ["FORMAT", "decode", "encode", "to_stored"]
+__all__ = ["FORMAT", "decode", "encode", "to_stored", "unstorable"]
 
 S = TypeVar("S")
 T = TypeVar("T")
@@ -46,6 +47,24 @@ NOT_STARTED: Final = Status.NOT_STARTED
 
 
 def encode(wf: CompiledWorkflow[S], instance: Instance[S], outbox: tuple[Effect, ...]) -> bytes:
+    """The record's bytes; EncodeError when the state holds a value the codec refuses."""
+    try:
+        return _dumps(wf, instance, outbox)
+    except Exception as exc:  # orjson's (TypeErrors), or the state encoder's own
+        why = unstorable(wf, instance.state) or f"{type(exc).__name__}: {exc}"
+        raise EncodeError(f"the state of run {instance.id} cannot be stored: {why}") from exc
+
+
+def unstorable(wf: CompiledWorkflow[S], state: S) -> str | None:
+    """Why `state` cannot be stored, or None when it can."""
+    try:
+        orjson.dumps(wf.encode_state(state))
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _dumps(wf: CompiledWorkflow[S], instance: Instance[S], outbox: tuple[Effect, ...]) -> bytes:
     return orjson.dumps(
         {
             "format": FORMAT,
