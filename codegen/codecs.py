@@ -30,7 +30,7 @@ UNSUPPORTED_CODE = "DGR320"
 _SCALARS: dict[object, tuple[str, str | None]] = {
     bool: ("as_bool", None),
     int: ("as_int", None),
-    float: ("as_float", None),
+    float: ("as_float", "{codec}.finite({})"),
     str: ("as_str", None),
     Decimal: ("as_decimal", "str({})"),
     datetime: ("as_datetime", "{}.isoformat()"),

@@ -91,7 +91,7 @@ def encode_order(v: Order) -> JSON:
         "labels": v.labels,
         "pickup_booked": v.pickup_booked,
         "notified": v.notified,
-        "placed_at": v.placed_at,
+        "placed_at": codec.finite(v.placed_at),
     }
 
 
@@ -669,7 +669,7 @@ _GRAPH = (
 
 OrderWorkflow: CompiledWorkflow[Order] = CompiledWorkflow(
     name="OrderWorkflow",
-    version="11c404d7a41c9a8c",
+    version="f9d5640b50cc704c",
     source="examples/orders.py:OrderWorkflow",
     state_type=Order,
     key=_order_workflow_key,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
+import math
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import TypeVar
@@ -175,6 +176,14 @@ def as_enum(cls: type[E], value: JSON, where: str) -> E:
     except ValueError:
         choices = ", ".join(repr(member.value) for member in cls)
         raise _fail(where, f"one of {choices}", value) from None
+
+
+def finite(value: float) -> float:
+    """A float field's value for JSON, which has no NaN or infinity: those raise ValueError
+    (JSON would carry null, which does not decode as a float)."""
+    if math.isfinite(value):
+        return value
+    raise ValueError(f"{value!r} has no JSON form (a float field must be finite)")
 
 
 def b64(value: bytes) -> str:

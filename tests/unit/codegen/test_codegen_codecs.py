@@ -12,6 +12,7 @@ from types import ModuleType
 from typing import Any
 from uuid import UUID
 
+import attrs
 import orjson
 import pytest
 from codegen_support import (
@@ -70,6 +71,16 @@ def test_every_field_type_round_trips_through_json_bytes(built: ModuleType) -> N
     assert data["tags"] == ["a", "b"]
     assert data["hold"] == 5400.0
     assert "secret" in data
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_a_float_without_a_json_form_is_refused_when_encoded(
+    built: ModuleType, value: float
+) -> None:
+    """JSON has no NaN or infinity (orjson would write null, which does not decode back)."""
+    cart = attrs.evolve(a_cart(built), weight_kg=value)
+    with pytest.raises(ValueError, match=r"has no JSON form \(a float field must be finite\)"):
+        built.encode_cart(cart)
 
 
 def test_fields_with_defaults_may_be_absent(built: ModuleType) -> None:

@@ -4,9 +4,13 @@ error escaped the step, the engine stopped, and a restarted worker met the same 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from attrs import evolve
 
+from examples.orders import Order, OrderId
+from generated.orders import OrderWorkflow
 from runtime import EncodeError, Engine, Status
 
 from .flows import Doc, Msg, call, command, listen, process, topic, workflow
@@ -67,3 +71,11 @@ async def test_starting_with_a_state_that_cannot_be_stored_is_refused(url: str) 
         assert await engine.status("Ping:big") is None
         fine = await engine.start(PING, Doc("fine", n=2**63 - 1))
         assert fine.created
+
+
+async def test_a_float_without_a_json_form_is_refused_at_start(tmp_path: Path) -> None:
+    placed = Order(OrderId("nan"), 1250, "ann", placed_at=float("nan"))
+    async with Engine(f"sqlite:///{tmp_path / 'nan.db'}", workflows=[OrderWorkflow]) as engine:
+        with pytest.raises(EncodeError, match="OrderWorkflow:nan cannot be stored: ValueError"):
+            await engine.start(OrderWorkflow, placed)
+        assert await engine.status("OrderWorkflow:nan") is None

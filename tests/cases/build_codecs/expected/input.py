@@ -54,7 +54,7 @@ def encode_cart(v: Cart) -> JSON:
         "address": encode_address(v.address),
         "photo": codec.b64(v.photo),
         "total": v.total,
-        "weight_kg": v.weight_kg,
+        "weight_kg": codec.finite(v.weight_kg),
         "gift": v.gift,
         "status": v.status,
         "tags": [v1 for v1 in sorted(v.tags)],
@@ -245,7 +245,7 @@ _GRAPH = 'flowchart TD\n    subgraph p1["CLOSE"]\n        n2[/"command CART_CLOS
 
 Carts: CompiledWorkflow[Cart] = CompiledWorkflow(
     name="Carts",
-    version="5090a6fa21b9bcd3",
+    version="9f65718ae27ad9ee",
     source="input.py:Carts",
     state_type=Cart,
     key=_carts_key,

@@ -90,7 +90,7 @@ def encode_order(v: Order) -> JSON:
         "carrier": v.carrier,
         "labels": v.labels,
         "notified": v.notified,
-        "placed_at": v.placed_at,
+        "placed_at": codec.finite(v.placed_at),
     }
 
 
@@ -621,7 +621,7 @@ _GRAPH = (
 
 OrderWorkflow: CompiledWorkflow[Order] = CompiledWorkflow(
     name="OrderWorkflow",
-    version="6ecbfd347bec8f31",
+    version="bbe535c4f70e0d37",
     source="input.py:OrderWorkflow",
     state_type=Order,
     key=_order_workflow_key,
