@@ -225,7 +225,7 @@ ConsumerRebalanceListener.register(_Listener)
 def _incoming(r: _Record) -> Incoming:
     return Incoming(
         topic=r.topic,
-        key=(r.key or b"").decode(),
+        key=(r.key or b"").decode("utf-8", "replace"),  # any producer's key: never a crash
         value=r.value or b"",
         headers=_headers(r.headers),
         partition=r.partition,

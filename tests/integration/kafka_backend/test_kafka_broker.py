@@ -10,6 +10,7 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from runtime.backends.kafka import KafkaBroker, KafkaConsumer
@@ -43,6 +44,27 @@ async def test_round_trip_keeps_key_value_and_headers(
     assert record.header(MESSAGE_ID_HEADER) == b"m1"
     assert record.offset == 0
     assert 0 <= record.partition < 4
+
+
+async def test_a_key_that_is_not_utf8_is_read_not_raised(
+    broker: KafkaBroker, names: Callable[[str], str]
+) -> None:
+    """Another producer's binary key (the engine's own are text): the record still arrives, so
+    the engine can route it by its message or dead-letter it, rather than stop on it."""
+    topic = names("binary-keys")
+    await broker.ensure_topics([topic])
+    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, b"{}", key=b"\xff\xfeA1")
+    finally:
+        await producer.stop()
+    consumer = await started(broker, names("group"), [topic])
+    try:
+        [record] = await drain(consumer, 1)
+    finally:
+        await consumer.close()
+    assert (record.key, record.value) == ("\ufffd\ufffdA1", b"{}")
 
 
 async def test_one_key_lands_on_one_partition_in_order(
