@@ -66,7 +66,7 @@ from runtime.engine_calls import Calls
 from runtime.engine_core import Core
 from runtime.engine_idle import GC_THRESHOLDS, Lifecycle, collecting
 from runtime.engine_loop import Intake, Subscriber, by_key, consume
-from runtime.engine_registry import HANDOFF_TOPIC, Registry
+from runtime.engine_registry import HANDOFF_TOPIC, Registry, dead_letter_topic
 from runtime.engine_timers import Housekeeping, Timers
 from runtime.ops.hooks import BaseObserver, EngineObserver
 from runtime.types import (
@@ -237,6 +237,8 @@ class Engine:
             tg.create_task(
                 consume("intake", consumer, self._intake.handle_batch, self._life, self._batch)
             )
+            subscribed = [s.topic.name for s, _g in self._subscribers]
+            await self.broker.ensure_topics([dead_letter_topic(t) for t in subscribed])
             for sub, group in self._subscribers:
                 c = self.broker.consumer(group, [sub.topic.name])
                 handle = functools.partial(by_key, handle=sub.handle)
@@ -365,7 +367,8 @@ class Engine:
     ) -> None:
         """Call `handler(message)` for every message on `topic` while the engine runs, in its own
         consumer group (default `dagger.subscribe.<topic>[.n]`), so it sees every message. A
-        handler that raises is logged and the message skipped. Call before `run()`."""
+        message that does not decode, or whose handler raises, goes to `<topic>.dead-letter`
+        with the reason. Call before `run()`."""
         if self._running:
             raise EngineError("subscribe() before run(): the engine is already running")
         taken = {g for _s, g in self._subscribers}
@@ -373,4 +376,4 @@ class Engine:
         name, n = base, 1
         while name in taken:
             name, n = f"{base}.{n}", n + 1
-        self._subscribers.append((Subscriber(topic, handler), name))
+        self._subscribers.append((Subscriber(self._core, topic, handler), name))

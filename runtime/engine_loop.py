@@ -222,25 +222,26 @@ class Intake:
             await self.dead_letter(rec, "; ".join(str(e) for e in failed))
 
     async def dead_letter(self, rec: Incoming, reason: str) -> None:
-        headers = (
-            *((k, v) for k, v in rec.headers if k != MESSAGE_ID_HEADER),
-            (MESSAGE_ID_HEADER, message_id(rec).encode()),
-            (ERROR_HEADER, reason.encode()),
-            (SOURCE_TOPIC_HEADER, rec.topic.encode()),
-            (SOURCE_PARTITION_HEADER, str(rec.partition).encode()),
-            (SOURCE_OFFSET_HEADER, str(rec.offset).encode()),
-        )
-        target = dead_letter_topic(rec.topic)
-        await self._core.broker.send([Outgoing(target, rec.key, rec.value, headers)])
-        self._core.observer.on_dead_letter(rec.topic, reason)
-        _log.warning(
-            "dead-lettered %s/%d/%d to %s: %s",
-            rec.topic,
-            rec.partition,
-            rec.offset,
-            target,
-            reason,
-        )
+        await dead_letter(self._core, rec, reason)
+
+
+async def dead_letter(core: Core, rec: Incoming, reason: str) -> None:
+    """`rec` to `<topic>.dead-letter`: its key, bytes and headers, and headers naming the reason
+    and where it came from."""
+    headers = (
+        *((k, v) for k, v in rec.headers if k != MESSAGE_ID_HEADER),
+        (MESSAGE_ID_HEADER, message_id(rec).encode()),
+        (ERROR_HEADER, reason.encode()),
+        (SOURCE_TOPIC_HEADER, rec.topic.encode()),
+        (SOURCE_PARTITION_HEADER, str(rec.partition).encode()),
+        (SOURCE_OFFSET_HEADER, str(rec.offset).encode()),
+    )
+    target = dead_letter_topic(rec.topic)
+    await core.broker.send([Outgoing(target, rec.key, rec.value, headers)])
+    core.observer.on_dead_letter(rec.topic, reason)
+    _log.warning(
+        "dead-lettered %s/%d/%d to %s: %s", rec.topic, rec.partition, rec.offset, target, reason
+    )
 
 
 def _decode(spec: TopicSpec[Any], rec: Incoming) -> tuple[object, str] | str:
@@ -259,9 +260,14 @@ def _decode(spec: TopicSpec[Any], rec: Incoming) -> tuple[object, str] | str:
 
 
 class Subscriber:
-    """Calls `handler(message)` for each message of one topic (its own consumer group)."""
+    """Calls `handler(message)` for each message of one topic (its own consumer group). A
+    message that does not decode, or whose handler raises, goes to the topic's dead-letter
+    topic with the reason (`daggerc dead-letters TOPIC --replay` sends it back)."""
 
-    def __init__(self, topic: TopicSpec[Any], handler: Callable[[Any], Awaitable[None]]) -> None:
+    def __init__(
+        self, core: Core, topic: TopicSpec[Any], handler: Callable[[Any], Awaitable[None]]
+    ) -> None:
+        self._core = core
         self.topic = topic
         self._handler = handler
 
@@ -269,9 +275,12 @@ class Subscriber:
         try:
             message = self.topic.decode(rec.value)
         except Exception as exc:
-            _log.warning("subscriber of %s skipped an undecodable message: %s", rec.topic, exc)
+            reason = f"cannot decode a {rec.topic} message: {type(exc).__name__}: {exc}"
+            await dead_letter(self._core, rec, reason)
             return
         try:
             await self._handler(message)
-        except Exception:
-            _log.exception("subscriber of %s failed on %s; skipped", rec.topic, message_id(rec))
+        except Exception as exc:
+            _log.exception("the handler of %s failed on %s", rec.topic, message_id(rec))
+            reason = f"the handler of {rec.topic} raised {type(exc).__name__}: {exc}"
+            await dead_letter(self._core, rec, reason)

@@ -141,3 +141,36 @@ async def test_undecodable_messages_go_to_the_dead_letter_topic(url: str) -> Non
     assert headers[0]["dagger-error"].startswith(b"cannot decode a REPLIES message")
     assert headers[1][MESSAGE_ID_HEADER].startswith(b"REPLIES/0/")
     assert status is not None and status.status is Status.COMPLETED
+
+
+async def test_a_subscriber_dead_letters_what_it_cannot_take(url: str) -> None:
+    """A service's message that does not decode, or whose handler raises, is kept with the
+    reason in `<topic>.dead-letter`; the other messages are handled."""
+    handled: list[str] = []
+
+    async def flaky(m: Msg) -> None:
+        if m.text == "boom":
+            raise RuntimeError(f"cannot serve {m.key}")
+        handled.append(m.key)
+
+    async with Engine(url, workflows=[PING]) as engine:
+        engine.subscribe(REQUESTS, flaky)
+        await engine.broker.send(
+            [
+                Outgoing("REQUESTS", "a", REQUESTS.encode(Msg("a")), ()),
+                Outgoing("REQUESTS", "b", b"\xff not json", ((MESSAGE_ID_HEADER, b"bad-b"),)),
+                Outgoing("REQUESTS", "c", REQUESTS.encode(Msg("c", "boom")), ()),
+                Outgoing("REQUESTS", "d", REQUESTS.encode(Msg("d")), ()),
+            ]
+        )
+        await engine.run(until_idle=True)
+        consumer = engine.broker.consumer("test-dlq", ["REQUESTS.dead-letter"])
+        await consumer.start()
+        letters = list(await consumer.fetch(10, 1.0))
+        await consumer.close()
+    assert sorted(handled) == ["a", "d"]
+    reasons = {r.key: (r.header("dagger-error") or b"").decode() for r in letters}
+    assert sorted(reasons) == ["b", "c"]
+    assert reasons["b"].startswith("cannot decode a REQUESTS message")
+    assert reasons["c"] == "the handler of REQUESTS raised RuntimeError: cannot serve c"
+    assert [r.header(MESSAGE_ID_HEADER) for r in letters if r.key == "b"] == [b"bad-b"]
