@@ -152,28 +152,24 @@ def counting_requests() -> Iterator[Counter[str]]:
 
 
 async def raw(options: Options, run: str) -> Measured:
-    echo = Echo(options.bootstrap, run)
-    await echo.start()
-    try:
-        return await measured(echo.burst, f"raw{run}", options.raw_n)
-    finally:
-        await echo.close()
+    return await echoed(Echo(options.bootstrap, run), f"raw{run}", options.raw_n)
 
 
 async def durable(options: Options, run: str) -> Measured:
     echo = DurableEcho(options.bootstrap, f"{run}d", options.workdir / "raw-durable.db")
-    await echo.start()
-    try:
-        return await measured(echo.burst, f"durable{run}", options.raw_n)
-    finally:
-        await echo.close()
+    return await echoed(echo, f"durable{run}", options.raw_n)
 
 
 async def outbox(options: Options, run: str) -> Measured:
     echo = OutboxEcho(options.bootstrap, f"{run}o", options.workdir / "raw-outbox.db")
+    return await echoed(echo, f"outbox{run}", options.raw_n)
+
+
+async def echoed(echo: Echo, name: str, n: int) -> Measured:
+    """A raw side's bursts, between starting its clients and closing them."""
     await echo.start()
     try:
-        return await measured(echo.burst, f"outbox{run}", options.raw_n)
+        return await measured(echo.burst, name, n)
     finally:
         await echo.close()
 

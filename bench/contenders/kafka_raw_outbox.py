@@ -66,13 +66,10 @@ class OutboxEcho(DurableEcho):
             generation = self.generations[order]
             rows.append((orjson.dumps(state), outbox, generation + 1, order, generation))
             self.generations[order] = generation + 1
-        with self._transaction():
-            updated = self.db.executemany(
-                "UPDATE owed SET state = ?, outbox = ?, generation = ? WHERE id = ? AND generation = ?",
-                rows,
-            ).rowcount
-        if updated != len(rows):
-            raise RuntimeError(f"{len(rows) - updated} of {len(rows)} rows changed under us")
+        self._compare_and_set(
+            "UPDATE owed SET state = ?, outbox = ?, generation = ? WHERE id = ? AND generation = ?",
+            rows,
+        )
 
     def _sent(self, records: list[Any]) -> None:
         self._clear([r.key.decode() for r in records if r.topic == self.topics.payment_listener])
@@ -83,10 +80,13 @@ class OutboxEcho(DurableEcho):
             generation = self.generations[order]
             rows.append((generation + 1, order, generation))
             self.generations[order] = generation + 1
+        self._compare_and_set(
+            "UPDATE owed SET outbox = NULL, generation = ? WHERE id = ? AND generation = ?", rows
+        )
+
+    def _compare_and_set(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """`sql` for every row in one transaction; each must find its row at its generation."""
         with self._transaction():
-            cleared = self.db.executemany(
-                "UPDATE owed SET outbox = NULL, generation = ? WHERE id = ? AND generation = ?",
-                rows,
-            ).rowcount
-        if cleared != len(rows):
-            raise RuntimeError(f"{len(rows) - cleared} of {len(rows)} outboxes changed under us")
+            updated = self.db.executemany(sql, rows).rowcount
+        if updated != len(rows):
+            raise RuntimeError(f"{len(rows) - updated} of {len(rows)} rows changed under us")
