@@ -223,7 +223,7 @@ class Batches:
             assert job.wf is not None
             wf, gen = job.wf, 0
             began = time.perf_counter()
-            t = machine.start(wf, job.state, now=time.time(), instance_id=job.iid)
+            t = machine.start(wf, job.state, now=time.time(), instance_id=job.iid, **core.limits)
         else:
             if stored is None:
                 if isinstance(job.event, TimerFired):
@@ -236,7 +236,7 @@ class Batches:
                 raise unreadable(job.iid, exc) from exc  # the job goes alone: Core.process says so
             gen = stored.generation
             began = time.perf_counter()
-            t = machine.apply(wf, before, job.event, now=time.time())
+            t = machine.apply(wf, before, job.event, now=time.time(), **core.limits)
         seconds = time.perf_counter() - began
         pending = (*settle(outbox, job.event), *t.effects) if job.event else t.effects
         if t.instance is before and pending == outbox:

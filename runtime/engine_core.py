@@ -109,6 +109,7 @@ class Core:
         self.timer_set: Callable[[float], None] = lambda due: None
         self.unit, self.in_one_unit = unit_of_work(broker, store)
         self._indexing = store if isinstance(store, IndexingStore) else None
+        self.limits = {"max_message_bytes": broker.max_message_bytes}  # for the machine
         self.activity = 0  # bumped as work starts and ends; the idle check compares it
         self.inflight = 0
 
@@ -122,7 +123,7 @@ class Core:
 
         async def create() -> Plan | None:
             nonlocal created
-            t = machine.start(wf, state, now=time.time(), instance_id=iid)
+            t = machine.start(wf, state, now=time.time(), instance_id=iid, **self.limits)
             index, todo = self.split(t.effects, None)
             recorded = self.recorded(todo)
             gen = (await self._put(wf, t.instance, recorded, 0, index=index)).generation
@@ -222,7 +223,7 @@ class Core:
                 return None
             wf, stored, instance, outbox = loaded
             began = time.perf_counter()
-            t = machine.apply(wf, instance, event, now=time.time())
+            t = machine.apply(wf, instance, event, now=time.time(), **self.limits)
             t = storable(wf, instance, event, t)
             seconds = time.perf_counter() - began
             pending = (*settle(outbox, event), *t.effects)

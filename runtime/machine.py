@@ -42,9 +42,15 @@ growing its record without end."""
 
 
 def start(
-    wf: CompiledWorkflow[S], state: S, *, now: float, instance_id: str | None = None
+    wf: CompiledWorkflow[S],
+    state: S,
+    *,
+    now: float,
+    instance_id: str | None = None,
+    max_message_bytes: int | None = None,
 ) -> Transition[S]:
-    """A new instance of `wf` over `state`, run until it first waits (or ends)."""
+    """A new instance of `wf` over `state`, run until it first waits (or ends). A command whose
+    encoded message is longer than `max_message_bytes` (the broker's limit) fails its node."""
     plan = plan_for(wf)
     if instance_id is None:
         instance_id = f"{wf.name}:{_key(wf, state)}"
@@ -58,17 +64,23 @@ def start(
         created_at=now,
         updated_at=now,
     )
-    run = Run(wf, plan, blank, now)
+    run = Run(wf, plan, blank, now, max_message_bytes)
     run.stack.append(0)
     _drive(run, _drain)
     return Transition(run.instance(blank, ()), tuple(run.effects))
 
 
 def apply(
-    wf: CompiledWorkflow[S], instance: Instance[S], event: Event, *, now: float
+    wf: CompiledWorkflow[S],
+    instance: Instance[S],
+    event: Event,
+    *,
+    now: float,
+    max_message_bytes: int | None = None,
 ) -> Transition[S]:
     """Feed `event` to `instance`. An event already applied, or one that does not concern the
-    instance now, returns the instance unchanged (the same object) and no effects."""
+    instance now, returns the instance unchanged (the same object) and no effects.
+    `max_message_bytes` as for `start`."""
     plan = plan_for(wf)
     _check_instance(wf, instance)
     if (
@@ -77,7 +89,7 @@ def apply(
         or not _concerns(wf, instance, event)
     ):
         return Transition(instance, ())
-    run = Run(wf, plan, instance, now)
+    run = Run(wf, plan, instance, now, max_message_bytes)
     _drive(run, lambda r: _handle(r, event))
     applied = (*instance.applied, event.event_id)[-APPLIED_LIMIT:]
     return Transition(run.instance(instance, applied), tuple(run.effects))

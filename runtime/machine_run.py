@@ -66,6 +66,7 @@ class Run(Generic[S]):
         "effects",
         "error",
         "id",
+        "max_message",
         "now",
         "plan",
         "runs",
@@ -83,11 +84,13 @@ class Run(Generic[S]):
         plan: Plan,
         instance: Instance[S],
         now: float,
+        max_message: int | None = None,
     ) -> None:
         self.wf = wf
         self.plan = plan
         self.id = instance.id
         self.now = now
+        self.max_message = max_message  # bytes of an encoded command message, at most
         self.state = instance.state
         self.status = instance.status
         self.error = instance.error

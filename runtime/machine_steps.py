@@ -71,6 +71,13 @@ def _command(run: AnyRun, node: Command[Any, Any]) -> None:
     message = guarded(node, node.build, run.state)
     key = _text(node, "the topic's key", guarded(node, topic.key, message))
     value = guarded(node, topic.encode, message)
+    limit = run.max_message
+    if limit is not None and len(value) > limit:
+        raise UserError(
+            n,
+            f"node {node.name}: its {topic.name} message is {len(value):,} bytes encoded; "
+            f"the broker takes at most {limit:,}",
+        )
     run.effects.append(Send(topic.name, key, value, f"{run.id}/{n}/1"))
     run.complete(n)
 

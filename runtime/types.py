@@ -167,7 +167,10 @@ class Consumer(Protocol):
 
 
 class Broker(Protocol):
-    """Where messages travel: memory, the SQLite log, or Kafka."""
+    """Where messages travel: memory, the SQLite log, or Kafka. `max_message_bytes`: the longest
+    message value it takes (None: no limit worth checking); a command over it fails its node."""
+
+    max_message_bytes: int | None
 
     async def start(self) -> None: ...
 

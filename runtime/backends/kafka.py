@@ -68,6 +68,10 @@ class KafkaSettings:
     # round trip per batch on the fetch loop; a longer interval only means a little more is
     # delivered again after a crash (never less: only processed records are committed).
     commit_interval_ms: int = 100
+    # The longest message value a command may send. Kafka's defaults take about 1 MiB per
+    # message (broker `message.max.bytes`, producer `max.request.size`); this leaves room for the
+    # key, the headers and the batch around it. Raise it only with the brokers' and topics'.
+    max_message_bytes: int = 1_000_000
 
 
 # --------------------------------------------------------------------------- aiokafka, typed
@@ -105,12 +109,15 @@ class KafkaBroker:
         linger_ms: int = 0,
         fetch_max_wait_ms: int = 100,
         commit_interval_ms: int = 100,
+        max_message_bytes: int = 1_000_000,
     ) -> None:
         servers = tuple(s.strip() for s in bootstrap.split(",") if s.strip())
         if not servers:
             raise ValueError(f"'bootstrap' must name at least one host:port (got {bootstrap!r})")
         if partitions < 1:
             raise ValueError(f"'partitions' must be at least 1 (got {partitions})")
+        if max_message_bytes < 1:
+            raise ValueError(f"'max_message_bytes' must be at least 1 (got {max_message_bytes})")
         self.settings = KafkaSettings(
             bootstrap=servers,
             client_id=client_id,
@@ -119,7 +126,9 @@ class KafkaBroker:
             linger_ms=linger_ms,
             fetch_max_wait_ms=fetch_max_wait_ms,
             commit_interval_ms=commit_interval_ms,
+            max_message_bytes=max_message_bytes,
         )
+        self.max_message_bytes: int | None = max_message_bytes
         self._producer: _Producer | None = None
         self._sender: Coalescer | None = None
         self._admin: _Admin | None = None
@@ -139,6 +148,7 @@ class KafkaBroker:
             acks="all",
             linger_ms=s.linger_ms,
             max_batch_size=s.max_batch_size,
+            max_request_size=max(1_048_576, s.max_message_bytes + 65_536),
             partitioner=partitioner,
         )
         await admin.start()
@@ -223,6 +233,7 @@ _INT_OPTIONS = (
     "linger_ms",
     "fetch_max_wait_ms",
     "commit_interval_ms",
+    "max_message_bytes",
 )
 
 

@@ -50,6 +50,8 @@ class Notifier:
 class MemoryBroker:
     """Append-only logs per topic, committed offsets per (group, topic)."""
 
+    max_message_bytes: int | None = None
+
     def __init__(self) -> None:
         self._logs: dict[str, list[Incoming]] = {}
         self._committed: dict[tuple[str, str], int] = {}

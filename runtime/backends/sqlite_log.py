@@ -56,6 +56,8 @@ def _alive(pid: int) -> bool:
 class SqliteBroker:
     """`sqlite:///path.db` as a broker. Old log rows are trimmed on start (`?log_retention=` s)."""
 
+    max_message_bytes: int | None = None
+
     def __init__(self, db: SqliteDatabase, log_retention: float = 7 * 86400.0) -> None:
         self.db = db
         self._log_retention = log_retention

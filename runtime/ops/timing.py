@@ -59,6 +59,7 @@ class TimedConsumer:
 class TimedBroker:
     def __init__(self, broker: Broker, observe: Observe) -> None:
         self._inner, self._observe = broker, observe
+        self.max_message_bytes = broker.max_message_bytes
 
     async def start(self) -> None:
         await self._inner.start()

@@ -16,6 +16,12 @@ def test_hosts_and_options() -> None:
     assert (s.partitions, s.client_id, s.replication) == (8, "orders", 1)
 
 
+def test_the_longest_message_is_an_option() -> None:
+    assert kafka_broker_from_url("kafka://h:9092").max_message_bytes == 1_000_000
+    broker = kafka_broker_from_url("kafka://h:9092?max_message_bytes=5000000")
+    assert broker.max_message_bytes == broker.settings.max_message_bytes == 5_000_000
+
+
 def test_defaults() -> None:
     s = kafka_broker_from_url("kafka://127.0.0.1:9092").settings
     assert (s.bootstrap, s.partitions, s.client_id, s.linger_ms) == (
@@ -37,6 +43,7 @@ def test_defaults() -> None:
         ),
         ("kafka://h:9092?partitions=0", "'partitions' must be at least 1 (got 0)"),
         ("kafka://h:9092?parts=3", "unknown option 'parts'"),
+        ("kafka://h:9092?max_message_bytes=0", "'max_message_bytes' must be at least 1 (got 0)"),
     ],
 )
 def test_mistakes_are_named(url: str, message: str) -> None:

@@ -44,3 +44,32 @@ async def test_command_listen_call_over_kafka(tmp_path: Path) -> None:
     assert all(s is not None and s.status is Status.COMPLETED for s in statuses)
     assert all(s is not None and s.state == Doc(s.state.key, n=1, seen=("ok",)) for s in statuses)
     assert sorted(m.key for m in seen) == sorted(f"k{i}" for i in range(20))
+
+
+async def test_a_command_too_long_for_kafka_fails_its_run_and_the_engine_goes_on(
+    tmp_path: Path,
+) -> None:
+    """Kafka refuses a message over about 1 MiB. Sent anyway, it stopped the engine, and every
+    restart again, from the outbox. The default limit fails the run at its command instead."""
+    tag = uuid.uuid4().hex[:8]
+    requests, replies = topic(f"req-{tag}"), topic(f"rep-{tag}")
+    text = {"big": "x" * 1_200_000, "small": "fine"}
+    build = lambda d: Msg(d.key, text[d.key])  # noqa: E731 (as a DSL lambda)
+    wf = workflow(f"Big{tag}", process("P", command(requests, build), listen(replies)))
+    url, store = f"kafka://{BOOTSTRAP}", f"sqlite:///{tmp_path / 'state.db'}"
+    async with Engine(url, store, workflows=[wf], group=f"engine-{tag}") as engine:
+
+        async def service(m: Msg) -> None:
+            await engine.send(replies, Msg(m.key, "ok"), message_id=f"reply/{m.key}")
+
+        engine.subscribe(requests, service, group=f"service-{tag}")
+        big = await engine.start(wf, Doc("big"))
+        small = await engine.start(wf, Doc("small"))
+        await engine.run(until_idle=True)
+        failed, done = await engine.status(big.id), await engine.status(small.id)
+    assert failed is not None and failed.status is Status.FAILED
+    assert failed.error is not None and failed.error.endswith(
+        "message is 1,200,023 bytes encoded; the broker takes at most 1,000,000"
+    ), failed.error
+    assert failed.pending_effects == 0
+    assert done is not None and done.status is Status.COMPLETED

@@ -86,6 +86,25 @@ def test_command_sends_the_built_message_with_a_stable_id() -> None:
     assert start(wf, Doc("k1"), now=T0 + 5).effects[0] == t.effects[0]
 
 
+def test_a_command_message_longer_than_the_broker_takes_fails_its_node() -> None:
+    wf = workflow(
+        process("P", command("charge", ORDERS, lambda d: Msg(d.key, d.key * 10))),
+        process("Q", command("after", ORDERS, lambda d: Msg(d.key, "go"))),
+    )
+    size = len(ORDERS.encode(Msg("k1", "k1" * 10)))
+    fits = start(wf, Doc("k1"), now=T0, max_message_bytes=size)
+    assert fits.instance.status is Status.COMPLETED
+    t = start(wf, Doc("k1"), now=T0, max_message_bytes=size - 1)
+    assert t.instance.status is Status.FAILED
+    assert statuses(wf, t.instance)["charge"] is Status.FAILED
+    assert statuses(wf, t.instance)["after"] is Status.NOT_STARTED
+    assert t.instance.error == (
+        f"node charge: its ORDERS message is {size:,} bytes encoded; "
+        f"the broker takes at most {size - 1:,}"
+    )
+    assert t.effects == (Finished(Status.FAILED),)  # nothing sent
+
+
 def test_listen_waits_on_its_key_and_folds_the_message_into_state() -> None:
     wf = workflow(process("P", listen("reply", REPLIES)))
     t = start(wf, Doc("k1"), now=T0)
