@@ -26,7 +26,15 @@ from attrs import define, frozen
 from runtime import machine, record
 from runtime.engine_api import UnknownWorkflowError, unreadable
 from runtime.engine_core import Core, instance_id
-from runtime.engine_outbox import Plan, direct_waits, in_order, owed, settle, without
+from runtime.engine_outbox import (
+    Plan,
+    direct_waits,
+    in_order,
+    owed,
+    send_plans,
+    settle,
+    without,
+)
 from runtime.gathered import Gathered
 from runtime.types import (
     AddWait,
@@ -276,9 +284,7 @@ class Batches:
         for plan in plans:
             for group in plan.ops.values():
                 await in_order(group)
-        sends = [m for plan in plans for m in plan.sends]
-        if sends:
-            await core.send(sends)
+        await send_plans(core.send, plans)
         for plan in plans:
             for due in plan.dues:
                 core.timer_set(due)

@@ -38,6 +38,7 @@ from runtime.engine_outbox import (
     in_order,
     indirect,
     owed,
+    send_plans,
     settle,
     split_index,
     storable,
@@ -310,12 +311,11 @@ class Core:
         if self.in_one_unit:  # nothing waits for a commit: in order is as fast
             for group in plan.ops.values():
                 await in_order(group)
-            if plan.sends:
-                await self.send(plan.sends)
+            await send_plans(self.send, [plan])
         else:
             jobs = [in_order(group) for group in plan.ops.values()]
             if plan.sends:
-                jobs.append(self.send(plan.sends))
+                jobs.append(send_plans(self.send, [plan]))
             await asyncio.gather(*jobs)
         for due in plan.dues:
             self.timer_set(due)
@@ -324,6 +324,8 @@ class Core:
         return plan
 
     async def send(self, messages: list[Outgoing]) -> None:
+        if not messages:
+            return
         began = time.perf_counter()
         await self.broker.send(messages)
         self.observer.on_broker("send", time.perf_counter() - began)

@@ -31,6 +31,7 @@ from runtime.types import (
     IndexEffect,
     Instance,
     MessageArrived,
+    MessageRefused,
     Outgoing,
     RemoveWait,
     RunCall,
@@ -94,6 +95,17 @@ class Plan:
         elif isinstance(e, SetTimer):
             self.dues.append(e.due)
 
+    def refused(self, reason: str) -> None:
+        """The broker refused this plan's messages for good: they stay in the run's outbox
+        (`done` loses them), for housekeeping to send again once the broker takes them."""
+        self.done = [e for e in self.done if not isinstance(e, Send)]
+        _log.error(
+            "instance %s: %d message(s) stay in its outbox: %s",
+            self.instance.id,
+            len(self.sends),
+            reason,
+        )
+
     def kept(self, early: tuple[EarlyMessage, ...]) -> None:
         """The messages kept for the new listeners, as read with the clearing put."""
         self.peeked = {pair: [] for pair in self.early}
@@ -148,6 +160,24 @@ def unit_of_work(
 def outgoing(e: Send) -> Outgoing:
     headers = tracing.inject(((MESSAGE_ID_HEADER, e.message_id.encode()),))
     return Outgoing(e.topic, e.key, e.value, headers)
+
+
+async def send_plans(
+    send: Callable[[list[Outgoing]], Awaitable[None]], plans: Sequence[Plan]
+) -> None:
+    """The messages of `plans`, in one `send`. When the broker refuses one for good, each
+    plan's go again on their own, and a plan whose messages it refuses keeps them owed."""
+    sends = [m for plan in plans for m in plan.sends]
+    if not sends:
+        return
+    try:
+        await send(sends)
+    except MessageRefused:
+        for plan in plans:
+            try:
+                await send(plan.sends)
+            except MessageRefused as exc:
+                plan.refused(str(exc))
 
 
 async def in_order(calls: list[Callable[[], Awaitable[None]]]) -> None:

@@ -87,6 +87,7 @@ __all__ = [
     "Listen",
     "M",
     "MessageArrived",
+    "MessageRefused",
     "Node",
     "NodeRun",
     "Outgoing",
@@ -132,6 +133,11 @@ class Outgoing:
     key: str
     value: bytes
     headers: tuple[tuple[str, bytes], ...] = ()
+
+
+class MessageRefused(Exception):
+    """Raised by `Broker.send`: the broker refuses a message of the call and always will (too
+    big for the topic, say). Sending the call's other messages again on their own may work."""
 
 
 @frozen
@@ -181,7 +187,8 @@ class Broker(Protocol):
         ...
 
     async def send(self, messages: Sequence[Outgoing]) -> None:
-        """Publish durably; order is kept per (topic, key). Returns once all are acknowledged."""
+        """Publish durably; order is kept per (topic, key). Returns once all are acknowledged;
+        MessageRefused when the broker will never take one of them."""
         ...
 
     def consumer(self, group: str, topics: Sequence[str]) -> Consumer: ...

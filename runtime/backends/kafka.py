@@ -25,13 +25,19 @@ from urllib.parse import parse_qsl, urlsplit
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import for_code
+from aiokafka.errors import (
+    CorruptRecordException,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+    for_code,
+)
 from aiokafka.partitioner import DefaultPartitioner, murmur2
 from attrs import frozen
 
 from runtime.backends.kafka_consumer import KafkaConsumer
 from runtime.backends.kafka_sender import BatchingProducer, Coalescer
-from runtime.types import Outgoing
+from runtime.types import MessageRefused, Outgoing
 
 __all__ = [
     "KafkaBroker",
@@ -94,6 +100,14 @@ class _Admin(Protocol):
 
 
 # --------------------------------------------------------------------------- the broker
+
+# What Kafka refuses for good: sending the same bytes again fails again.
+_REFUSED = (
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    RecordListTooLargeError,
+    CorruptRecordException,
+)
 
 
 class KafkaBroker:
@@ -185,7 +199,11 @@ class KafkaBroker:
 
     async def send(self, messages: Sequence[Outgoing]) -> None:
         """Published with the other sends of this event-loop iteration (`kafka_sender`)."""
-        await _started(self._sender).send(messages)
+        try:
+            await _started(self._sender).send(messages)
+        except _REFUSED as exc:
+            topics = ", ".join(sorted({m.topic for m in messages}))
+            raise MessageRefused(f"Kafka refused a message for {topics}: {exc}") from exc
 
     def consumer(self, group: str, topics: Sequence[str]) -> KafkaConsumer:
         return KafkaConsumer(self.settings, group, tuple(topics))

@@ -3,11 +3,14 @@ use, consumer groups, a message id per effect. Needs `make kafka-up` (DAGGER_KAF
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from pathlib import Path
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from attrs import evolve
 
 from runtime import Engine, Status
@@ -73,3 +76,57 @@ async def test_a_command_too_long_for_kafka_fails_its_run_and_the_engine_goes_on
     ), failed.error
     assert failed.pending_effects == 0
     assert done is not None and done.status is Status.COMPLETED
+
+
+async def test_a_message_the_topic_refuses_stays_owed_until_the_topic_takes_it(
+    tmp_path: Path,
+) -> None:
+    """A topic configured for smaller messages than the engine's limit refuses one: the run keeps
+    it in its outbox (the engine goes on), and housekeeping sends it once the topic takes it."""
+    tag = uuid.uuid4().hex[:8]
+    requests, replies = topic(f"req-{tag}"), topic(f"rep-{tag}")
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    await admin.start()
+    try:
+        limit = {"max.message.bytes": "20000"}
+        await admin.create_topics([NewTopic(requests.name, 1, 1, topic_configs=limit)])
+        text = {"big": "x" * 50_000, "small": "fine"}
+        build = lambda d: Msg(d.key, text[d.key])  # noqa: E731 (as a DSL lambda)
+        wf = workflow(f"Owed{tag}", process("P", command(requests, build), listen(replies)))
+        url, store = f"kafka://{BOOTSTRAP}", f"sqlite:///{tmp_path / 'state.db'}"
+        async with Engine(
+            url, store, workflows=[wf], group=f"engine-{tag}", recover_after=1.0
+        ) as engine:
+
+            async def service(m: Msg) -> None:
+                await engine.send(replies, Msg(m.key, "ok"), message_id=f"reply/{m.key}")
+
+            engine.subscribe(requests, service, group=f"service-{tag}")
+            serving = asyncio.create_task(engine.run())
+            big = await engine.start(wf, Doc("big"))
+            small = await engine.start(wf, Doc("small"))
+            assert await finished(engine, small.id) is Status.COMPLETED
+            owed = await engine.status(big.id)
+            assert owed is not None and owed.status is Status.EXECUTING
+            assert owed.pending_effects == 1
+            bigger = ConfigResource(
+                ConfigResourceType.TOPIC, requests.name, configs={"max.message.bytes": "200000"}
+            )
+            await admin.alter_configs([bigger])
+            assert await finished(engine, big.id) is Status.COMPLETED
+            engine.shutdown()
+            await serving
+    finally:
+        await admin.close()
+
+
+async def finished(engine: Engine, run_id: str, within: float = 30.0) -> Status | None:
+    """The run's status once it has finished, or as it is after `within` seconds."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        status = await engine.status(run_id)
+        if status is not None and status.status.finished:
+            return status.status
+        if asyncio.get_running_loop().time() > deadline:
+            return None if status is None else status.status
+        await asyncio.sleep(0.1)
