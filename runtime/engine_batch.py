@@ -213,7 +213,7 @@ class Batches:
             kept: list[_Step] = []
             for s, w in zip(steps, written, strict=True):
                 if w.generation is None:
-                    if s.job.event is not None:  # another process moved it
+                    if s.job.event is not None or w.refused:  # moved by another, or too big
                         again.append(s.job)
                     continue
                 self._written(s, w)

@@ -61,6 +61,7 @@ from runtime.types import (
     Instance,
     MessageArrived,
     Outgoing,
+    RecordRefused,
     RunCall,
     Status,
     Store,
@@ -213,6 +214,7 @@ class Core:
     # ------------------------------------------------------------------ one event
 
     async def _apply(self, iid: str, event: Event) -> Plan | None:
+        refused: str | None = None  # why the store refused the record of this step
         for _ in range(_CAS_ATTEMPTS):
             try:
                 loaded = await self.load(iid)
@@ -225,7 +227,7 @@ class Core:
             wf, stored, instance, outbox = loaded
             began = time.perf_counter()
             t = machine.apply(wf, instance, event, now=time.time(), **self.limits)
-            t = storable(wf, instance, event, t)
+            t = storable(wf, instance, event, t, refused)
             seconds = time.perf_counter() - began
             pending = (*settle(outbox, event), *t.effects)
             if t.instance is instance and pending == outbox:
@@ -233,7 +235,13 @@ class Core:
                 return None
             index, todo = self.split(pending, event)
             recorded = self.recorded(todo)
-            written = await self._put(wf, t.instance, recorded, stored.generation, index=index)
+            try:
+                written = await self._put(wf, t.instance, recorded, stored.generation, index=index)
+            except RecordRefused as exc:
+                if refused is not None:
+                    raise  # even the run as it was
+                refused = str(exc)  # so the run ends FAILED as it was
+                continue
             gen = written.generation
             if gen is None:
                 continue
@@ -267,6 +275,8 @@ class Core:
         else:
             written = Written(await self.store.put(stored, gen))
         self.observer.on_store("put", time.perf_counter() - began)
+        if written.refused is not None:
+            raise RecordRefused(written.refused)
         if written.generation is not None:
             self.decoded.keep(stored.id, stored.data, inst, outbox)
         return written
@@ -324,8 +334,6 @@ class Core:
         return plan
 
     async def send(self, messages: list[Outgoing]) -> None:
-        if not messages:
-            return
         began = time.perf_counter()
         await self.broker.send(messages)
         self.observer.on_broker("send", time.perf_counter() - began)

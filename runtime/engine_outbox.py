@@ -173,7 +173,7 @@ async def send_plans(
     try:
         await send(sends)
     except MessageRefused:
-        for plan in plans:
+        for plan in (p for p in plans if p.sends):
             try:
                 await send(plan.sends)
             except MessageRefused as exc:
@@ -260,13 +260,18 @@ def event_kind(wf: CompiledWorkflow[Any], before: Instance[Any], event: Event) -
 
 
 def storable(
-    wf: CompiledWorkflow[Any], before: Instance[Any], event: Event, t: Transition[Any]
+    wf: CompiledWorkflow[Any],
+    before: Instance[Any],
+    event: Event,
+    t: Transition[Any],
+    refused: str | None = None,
 ) -> Transition[Any]:
-    """`t`, or the run ended FAILED by `event` when the state `t` gives cannot be stored (a batch
-    step whose record fails to encode is taken again alone, and comes here)."""
-    if t.instance.state is before.state:
-        return t
-    why = record.unstorable(wf, t.instance.state)
+    """`t`, or the run ended FAILED by `event` when the state `t` gives cannot be stored: it does
+    not encode, or the store `refused` its record (a batch step that fails either way is taken
+    again alone, and comes here)."""
+    why = refused
+    if why is None and t.instance.state is not before.state:
+        why = record.unstorable(wf, t.instance.state)
     if why is None:
         return t
     what = f"the {event.topic} message" if isinstance(event, MessageArrived) else "event"

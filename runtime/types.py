@@ -96,6 +96,7 @@ __all__ = [
     "Poll",
     "Process",
     "Put",
+    "RecordRefused",
     "RemoveWait",
     "RetryPolicy",
     "RunCall",
@@ -133,6 +134,11 @@ class Outgoing:
     key: str
     value: bytes
     headers: tuple[tuple[str, bytes], ...] = ()
+
+
+class RecordRefused(Exception):
+    """Raised by a store's write: it refuses the record and always will (too big for it, say).
+    The engine then ends the run FAILED with the state it had (that record it took)."""
 
 
 class MessageRefused(Exception):
@@ -292,6 +298,7 @@ class Written:
 
     generation: int | None
     early: tuple[EarlyMessage, ...] = ()
+    refused: str | None = None  # why the store refuses the record for good (nothing written)
 
 
 @runtime_checkable

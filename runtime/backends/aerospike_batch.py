@@ -29,7 +29,7 @@ from aerospike_helpers.batch import records as br
 from aerospike_helpers.operations import operations as ops
 from attrs import frozen
 
-from runtime.backends.aerospike_conn import TRANSIENT, Connection
+from runtime.backends.aerospike_conn import RECORD_TOO_BIG, TRANSIENT, Connection
 from runtime.backends.aerospike_early import EarlyMessages
 from runtime.backends.aerospike_index import index_ops, ms
 from runtime.types import Clear, Put, StoredInstance, Written
@@ -200,6 +200,9 @@ class Instances:
         if r.result == 0:
             early = await self._early.found(w.peek, reads) if reads else ()
             return Written(int(r.record[1]["gen"]), early)
+        if r.result == RECORD_TOO_BIG:  # the engine fails the run, written alone
+            why = f"the record exceeds max-record-size of namespace {self._conn.config.namespace!r}"
+            return Written(None, refused=why)
         if r.result in _LOST_CODES:
             if not doubt or w.record is None:  # a clear that lost: the engine reloads the record
                 return Written(None)

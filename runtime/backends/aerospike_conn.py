@@ -19,11 +19,14 @@ import aerospike
 from aerospike import exception as aex
 from attrs import frozen
 
+from runtime.types import RecordRefused
+
 T = TypeVar("T")
 NEVER = -1  # the record TTL meaning "never expire", whatever the namespace's default TTL
 # Worth another try: timeout (9), hot key (14), device overload (18), cluster change or partition
 # unavailable (7, 11), connection trouble (-10, -7, -8, -15; -14: the client's error-rate back-off),
 # query or batch queue full (211, 212, 152), index still being built (203). All else is final.
+RECORD_TOO_BIG = 13
 TRANSIENT = frozenset({9, 14, 18, 7, 11, -10, -7, -8, -15, -14, 211, 212, 152, 203})
 _URL_KEYS = frozenset({"prefix", "timeout_ms", "pool"})
 
@@ -190,6 +193,8 @@ class Connection:
                 return await loop.run_in_executor(self._pool, call)
             except expect:
                 raise
+            except aex.RecordTooBig as exc:
+                raise RecordRefused(str(self._error(what, exc, ""))) from exc
             except aex.AerospikeError as exc:
                 if getattr(exc, "code", None) not in TRANSIENT:
                     raise self._error(what, exc, "") from exc
@@ -213,6 +218,11 @@ class Connection:
 
     def check(self, what: str, result: int, fine: frozenset[int] = frozenset()) -> None:
         """Raise for the result code of one record of a batch, unless it is 0 or `fine`."""
+        if result == RECORD_TOO_BIG:
+            raise RecordRefused(
+                f"Aerospike at {self.config.where}: {what}: the record exceeds max-record-size"
+                f" of namespace {self.config.namespace!r}"
+            )
         if result != 0 and result not in fine:
             raise AerospikeStoreError(
                 f"Aerospike at {self.config.where}: {what} failed with result code {result}"

@@ -26,7 +26,16 @@ from generated.orders import (
 from runtime import Engine, Status
 from runtime.backends.aerospike import AerospikeStore
 from runtime.engine_registry import HANDOFF_TOPIC
-from runtime.types import JSON, Command, CompiledWorkflow, Listen, Process, Sequence_, TopicSpec
+from runtime.types import (
+    JSON,
+    Command,
+    CompiledWorkflow,
+    Listen,
+    Process,
+    RecordRefused,
+    Sequence_,
+    TopicSpec,
+)
 
 pytestmark = pytest.mark.aerospike
 
@@ -186,6 +195,34 @@ async def test_round_trips_per_transition_of_command_and_listen(aerospike_url: s
     }
     assert batches <= runs // 4
     assert per <= 1.75
+
+
+@pytest.mark.parametrize("runs", [1, 4], ids=["alone", "in_a_batch"])
+async def test_a_state_too_big_for_the_namespace_fails_its_run_only(
+    aerospike_url: str, runs: int
+) -> None:
+    """Aerospike refuses a record over the namespace's max-record-size, for good: the run ends
+    FAILED with the state it had and why, and the engine goes on (it stopped on the error, and
+    the redelivered message stopped it again)."""
+    async with Engine("memory://", aerospike_url, workflows=[PING]) as engine:
+        started = [await engine.start(PING, Ticket(f"r{i}")) for i in range(runs)]
+        for i in range(runs):
+            await engine.send(ANSWER, Note(f"r{i}", "x" * 9_000_000 if i == 0 else "fine"))
+        await engine.run(until_idle=True)
+        big, *rest = [await engine.status(r.id) for r in started]
+    assert big is not None and big.status is Status.FAILED and big.state == Ticket("r0")
+    assert big.error is not None and "exceeds max-record-size" in big.error, big.error
+    assert [(s.status, s.state.reply) for s in rest if s] == [(Status.COMPLETED, "fine")] * (
+        runs - 1
+    )
+
+
+async def test_a_start_too_big_for_the_namespace_is_refused(aerospike_url: str) -> None:
+    async with Engine("memory://", aerospike_url, workflows=[PING]) as engine:
+        with pytest.raises(RecordRefused, match="exceeds max-record-size"):
+            await engine.start(PING, Ticket("big", reply="x" * 9_000_000))
+        assert await engine.status("Ping:big") is None
+        assert (await engine.start(PING, Ticket("small"))).created
 
 
 async def test_a_by_key_listener_costs_no_index_query(aerospike_url: str) -> None:

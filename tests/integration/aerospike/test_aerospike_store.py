@@ -15,7 +15,7 @@ from aerospike import exception as aex
 from aerospike_support import Connect, server_url
 
 from runtime.backends.aerospike import AerospikeStore, AerospikeStoreError
-from runtime.types import DueTimer, EarlyMessage, StoredInstance
+from runtime.types import DueTimer, EarlyMessage, RecordRefused, StoredInstance
 
 pytestmark = pytest.mark.aerospike
 
@@ -154,7 +154,7 @@ async def test_a_missing_namespace_is_named() -> None:
 
 async def test_a_permanent_error_is_reported_at_once(store: AerospikeStore) -> None:
     before = store.round_trips
-    with pytest.raises(AerospikeStoreError) as caught:
+    with pytest.raises(RecordRefused) as caught:  # the port's error: it is refused for good
         await store.put(rec("big", b"x" * (2 << 20)), 0)
     assert "writing instance big failed with RecordTooBig (13)" in str(caught.value)
     assert "max-record-size" in str(caught.value)
