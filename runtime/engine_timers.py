@@ -66,7 +66,7 @@ class Timers:
 
     async def next_due(self) -> float | None:
         """The earliest due time among the store's timers, leaving out those left to other
-        engines (one query more while there are any)."""
+        engines (while there are any, a query for the earliest few instead of the minimum)."""
         if not self._left:
             return await self._core.store.next_due()
         earliest = await self._due(_FAR)  # at most len(left) of them are left: one is not
