@@ -55,15 +55,18 @@ def typecheck(
         folder = Path(tmp) / package
         folder.mkdir()
         files: dict[str, ModuleToCheck] = {}
+        paths: list[str] = []
         for module in modules:
             path = folder / f"{module.name}.py"
             path.write_text(module.text, encoding="utf-8")
-            files[str(path)] = module
+            files[_where(str(path))] = module
+            paths.append(str(path))
         config = Path(tmp) / "mypy.ini"
         config.write_text(_config(search_path, cache_dir), encoding="utf-8")
-        stdout, stderr, status = api.run(["--config-file", str(config), *sorted(files)])
+        stdout, stderr, status = api.run(["--config-file", str(config), *sorted(paths)])
         if status not in (0, 1) or (status == 1 and not stdout.strip()):
-            return [Diagnostic(BUG_CODE, f"mypy failed to run: {(stderr or stdout).strip()}", None)]
+            said = "\n".join(t.strip() for t in (stdout, stderr) if t.strip())
+            return [Diagnostic(BUG_CODE, f"mypy failed to run: {said}", None)]
         return _diagnostics(_parse(stdout), files)
 
 
@@ -76,7 +79,6 @@ def _config(search_path: Iterable[Path], cache_dir: Path) -> str:
             "follow_imports = silent",
             "show_column_numbers = True",
             "show_error_end = True",
-            "hide_error_context = True",
             "error_summary = False",
             "color_output = False",
             "pretty = False",
@@ -116,13 +118,19 @@ def _diagnostics(messages: list[_Message], files: dict[str, ModuleToCheck]) -> l
                 hint = f"{previous.hint}; {message.text}" if previous.hint else message.text
                 out[-1] = Diagnostic(previous.code, previous.message, previous.location, hint)
             continue
-        module = files.get(message.file)
-        found = _enclosing(spans.get(message.file, []), message.line)
+        module = files.get(_where(message.file))
+        found = _enclosing(spans.get(_where(message.file), []), message.line)
         if module is None or found is None:
             out.append(_bug(message, module))
         else:
             out.append(_user_error(message, found, module.text))
     return out
+
+
+def _where(path: str) -> str:
+    """`<package>/<module>.py` of a checked file. mypy names a module it found unchanged in its
+    cache by the path it had then: another temporary folder, for an unchanged module with errors."""
+    return "/".join(Path(path).parts[-2:])
 
 
 @frozen

@@ -66,6 +66,15 @@ def test_the_lambda_typo_names_the_attribute_and_the_state() -> None:
 
 
 @pytest.mark.usefixtures("fresh_input")
+def test_building_an_unchanged_file_again_reports_the_same_error() -> None:
+    """mypy replays the errors of a module unchanged since its cache, under the path the module
+    had then (another temporary folder): they are still the user's, not a compiler bug."""
+    first, again = build_case("typecheck_lambda_typo"), build_case("typecheck_lambda_typo")
+    assert [d.code for d in again.diagnostics] == ["DGR301"], [render(d) for d in again.diagnostics]
+    assert again.diagnostics == first.diagnostics
+
+
+@pytest.mark.usefixtures("fresh_input")
 def test_a_failed_type_check_writes_nothing(tmp_path: Path) -> None:
     result = build_case("typecheck_lambda_typo", out=tmp_path / "out")
     assert not result.ok
