@@ -85,21 +85,41 @@ def compile_paths(
     if _failed(warnings):
         return CompileResult((), warnings)
     destination = out if out is not None else DEFAULT_OUT
-    modules, diagnostics = _lower_and_render(loaded.workflows, destination)
-    if diagnostics:
-        return CompileResult((), (*warnings, *diagnostics))
-    modules = (*modules, _package(destination, modules, targets))
-    progress(f"rendered {_count(modules[:-1], 'module')} ({_since(started)})")
-    if typecheck:
-        progress(f"type-checking with mypy --strict ({_since(started)})")
-        found = _typecheck(modules, destination, loaded.workflows)
-        if found:
-            return CompileResult(modules, (*warnings, *found))
-        progress(f"type-checked ({_since(started)})")
+    modules, found = generate(
+        loaded.workflows, destination, targets, typecheck, progress=progress, started=started
+    )
+    if found:
+        return CompileResult(modules, (*warnings, *found))
     if out is None:
         return CompileResult(modules, warnings)
     written, removed = _write(out, modules, _stale(out, modules, targets))
     return CompileResult(modules, warnings, written, removed)
+
+
+def generate(
+    workflows: Sequence[LoadedWorkflow],
+    destination: Path,
+    targets: Sequence[str],
+    typecheck: bool,
+    *,
+    progress: Progress = _quiet,
+    started: float | None = None,
+) -> tuple[tuple[GeneratedModule, ...], tuple[Diagnostic, ...]]:
+    """The modules of checked `workflows` (the package's `__init__` last) and the diagnostics of
+    lowering, rendering and, when asked, mypy --strict on them; nothing written."""
+    began = time.perf_counter() if started is None else started
+    modules, diagnostics = _lower_and_render(workflows, destination)
+    if diagnostics:
+        return (), diagnostics
+    modules = (*modules, _package(destination, modules, targets))
+    progress(f"rendered {_count(modules[:-1], 'module')} ({_since(began)})")
+    if typecheck:
+        progress(f"type-checking with mypy --strict ({_since(began)})")
+        found = _typecheck(modules, destination, workflows)
+        if found:
+            return modules, tuple(found)
+        progress(f"type-checked ({_since(began)})")
+    return modules, ()
 
 
 def lower_one(path: str, variable: str) -> tuple[WorkflowIR | None, tuple[Diagnostic, ...]]:

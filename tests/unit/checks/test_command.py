@@ -52,3 +52,57 @@ def test_no_path_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
         main(["check"])
     assert exited.value.code == 2
     assert "daggerc check --help" in capsys.readouterr().err
+
+
+FLOW = """
+import functools
+from attrs import evolve, frozen
+from dsl import call, process, workflow
+
+
+@frozen
+class S:
+    k: str
+    n: int = 0
+
+
+def add(s: S, k: int) -> S:
+    return evolve(s, n=s.n + k)
+
+
+def bump(s: S) -> S:
+    return add(s, 1)
+
+
+W = (
+    workflow("W", S, key=lambda s: s.k)
+    >> process("P")
+    >> call(lambda s: evolve(s, n=s.nope))
+    >> CALL
+)
+"""
+
+
+@pytest.mark.usefixtures("in_root")
+@pytest.mark.parametrize("typecheck", [True, False], ids=["with_mypy", "no_typecheck"])
+def test_check_reports_what_build_would(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], typecheck: bool
+) -> None:
+    """What lowering and mypy find in the code `build` would write is a `check` problem too."""
+    name = f"dgr_check_build_{typecheck}"
+    for call, module in (("call(functools.partial(add, k=2))", name), ("call(bump)", name + "_b")):
+        (tmp_path / f"{module}.py").write_text(FLOW.replace("CALL", call))
+    paths = [str(tmp_path / f"{name}.py"), str(tmp_path / f"{name}_b.py")]
+    try:
+        flags = [] if typecheck else ["--no-typecheck"]
+        assert main(["check", *flags, paths[0]]) == 1
+        first = capsys.readouterr().err
+        assert main(["check", *flags, paths[1]]) == (1 if typecheck else 0)
+        second = capsys.readouterr().err
+    finally:
+        for module in (name, name + "_b"):
+            sys.modules.pop(module, None)
+    assert "DGR313 call(fn=...) is partial, which the generated module cannot import" in first
+    lambda_error = 'DGR301 in lambda: "S" has no attribute "nope"'
+    assert (lambda_error in second) is typecheck, second
+    assert (lambda_error in first) is False  # lowering failed: nothing to type-check
