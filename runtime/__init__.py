@@ -23,7 +23,15 @@ if TYPE_CHECKING:
         UnknownWorkflowError,
         UnreadableRunError,
     )
-    from runtime.types import CompiledWorkflow, DecodeError, EncodeError, Status, TopicSpec
+    from runtime.types import (
+        CompiledWorkflow,
+        DecodeError,
+        EncodeError,
+        MessageRefused,
+        RecordRefused,
+        Status,
+        TopicSpec,
+    )
     from runtime.urls import UrlError
 
 __all__ = [
@@ -33,7 +41,9 @@ __all__ = [
     "EncodeError",
     "Engine",
     "EngineError",
+    "MessageRefused",
     "NodeStatus",
+    "RecordRefused",
     "Run",
     "RunPage",
     "RunStatus",
@@ -51,6 +61,8 @@ _HOMES = {
     "CompiledWorkflow": "runtime.types",
     "DecodeError": "runtime.types",
     "EncodeError": "runtime.types",
+    "MessageRefused": "runtime.types",
+    "RecordRefused": "runtime.types",
     "Status": "runtime.types",
     "TopicSpec": "runtime.types",
     "UrlError": "runtime.urls",
