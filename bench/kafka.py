@@ -1,7 +1,7 @@
 """dagger over Kafka against the raw aiokafka limit, in one run on one broker.
 
     .venv/bin/python -m bench.kafka [--bootstrap 127.0.0.1:9092] [--n 3000] [--raw-n 30000]
-        [--only raw,durable,outbox,orders2,example] [--kafka-options '?linger_ms=2'] [--batch 256]
+        [--only raw,durable,outbox,typed,orders2,example] [--kafka-options '?linger_ms=2'] [--batch 256]
         [--max-steps 64] [--profile FILE] [--store aerospike://127.0.0.1:3000/test]
 
 1. raw: `bench.contenders.kafka_raw_echo` (plain aiokafka, no engine): a command is produced, a
@@ -15,11 +15,14 @@
    written in the row, cleared with a second compare-and-set once Kafka acknowledged them):
    dagger's promise for a step, written by hand for this one workflow. The floor of any engine
    that keeps that promise; what dagger spends beyond it is the cost of being a general engine.
-4. dagger, the same pattern: the bench workflow Orders2 (bench/workloads/orders2.py: PAYMENT and
+4. typed: outbox, plus typing (`bench.contenders.kafka_raw_typed`): messages and state through
+   the codecs daggerc generates for Orders2, the state an attrs class, a message id on each
+   message. Still no machine, no node runs, no index.
+5. dagger, the same pattern: the bench workflow Orders2 (bench/workloads/orders2.py: PAYMENT and
    SHIPPING, each a command and its listener) on an Engine over `kafka://` with a SQLite store,
    the services answering through `engine.subscribe` (bench.contenders.dagger_side). This is the
    figure held against raw: target at least half.
-5. dagger, the order example (generated/orders.py): the same two exchanges plus every other step
+6. dagger, the order example (generated/orders.py): the same two exchanges plus every other step
    of OrderWorkflow (11 calls, a poll, two timers), each one a durable transition.
 
 Each runs a warm-up burst, then N orders started at once (raw: `--raw-n`: at N it is over too
@@ -63,6 +66,7 @@ from bench.contenders.embedded import fresh_database
 from bench.contenders.kafka_raw_durable import DurableEcho
 from bench.contenders.kafka_raw_echo import Echo
 from bench.contenders.kafka_raw_outbox import OutboxEcho
+from bench.contenders.kafka_raw_typed import TypedOutboxEcho
 from bench.contenders.topics import claim_at_end, reset_topics
 from examples.orders import BoxId, BoxPacked, Charge, Fulfil, Order, OrderId, PaymentResult
 from generated.orders import (
@@ -79,7 +83,7 @@ from runtime.ops.hooks import BaseObserver
 WARMUP_N = 300
 BURST_TIMEOUT_S = 600.0
 TARGET_RATIO = 0.5
-SIDES = ("raw", "durable", "outbox", "orders2", "example")
+SIDES = ("raw", "durable", "outbox", "typed", "orders2", "example")
 
 Burst = Callable[[str, int], Awaitable[Figures]]
 
@@ -163,6 +167,11 @@ async def durable(options: Options, run: str) -> Measured:
 async def outbox(options: Options, run: str) -> Measured:
     echo = OutboxEcho(options.bootstrap, f"{run}o", options.workdir / "raw-outbox.db")
     return await echoed(echo, f"outbox{run}", options.raw_n)
+
+
+async def typed(options: Options, run: str) -> Measured:
+    echo = TypedOutboxEcho(options.bootstrap, f"{run}t", options.workdir / "raw-typed.db")
+    return await echoed(echo, f"typed{run}", options.raw_n)
 
 
 async def echoed(echo: Echo, name: str, n: int) -> Measured:
@@ -321,6 +330,7 @@ def labels(store: str) -> dict[str, str]:
         "raw": "raw aiokafka (kafka_raw_echo)",
         "durable": "raw + least durable state (SQLite)",
         "outbox": "raw + state and outbox (SQLite)",
+        "typed": "raw + typed messages, state, outbox",
         "orders2": f"dagger Orders2 (kafka://, {store} store)",
         "example": f"dagger OrderWorkflow (kafka://, {store})",
     }
@@ -332,6 +342,7 @@ async def measure(options: Options) -> None:
         "raw": raw,
         "durable": durable,
         "outbox": outbox,
+        "typed": typed,
         "orders2": dagger_same_pattern,
         "example": dagger_example,
     }
@@ -355,6 +366,9 @@ async def measure(options: Options) -> None:
     if "raw" in results and "outbox" in results:
         floor = results["outbox"].figures.wf_per_s / max(results["raw"].figures.wf_per_s, 1e-9)
         print(f"state and outbox / raw = {floor:.2f} (a hand-written engine with dagger's promise)")
+    if "raw" in results and "typed" in results:
+        floor = results["typed"].figures.wf_per_s / max(results["raw"].figures.wf_per_s, 1e-9)
+        print(f"typed, state and outbox / raw = {floor:.2f} (the same, typed as dagger's messages)")
 
 
 def parse(argv: Sequence[str] | None) -> Options:
