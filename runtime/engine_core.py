@@ -37,6 +37,8 @@ from runtime.engine_outbox import (
     event_kind,
     in_order,
     indirect,
+    kept_event,
+    kept_incoming,
     owed,
     send_plans,
     settle,
@@ -56,10 +58,10 @@ from runtime.types import (
     Effect,
     Event,
     Finished,
+    Incoming,
     IndexEffect,
     IndexingStore,
     Instance,
-    MessageArrived,
     Outgoing,
     RecordRefused,
     RunCall,
@@ -88,6 +90,8 @@ class CallLauncher(Protocol):
 
 class Core:
     """Applies events to instances and performs their effects, over one broker and one store."""
+
+    dead_letter: Callable[[Incoming, str], Awaitable[None]]  # set by the engine's Intake
 
     def __init__(
         self,
@@ -143,10 +147,8 @@ class Core:
         return iid, created
 
     async def process(self, iid: str, event: Event) -> None:
-        """Apply `event` to instance `iid` (a missing instance is logged and skipped). Raises
-        UnreadableRunError, with nothing changed, for a run this engine cannot read: one of a
-        workflow it does not serve, or recorded by another version of one it does (the caller
-        keeps the event for an engine that can: a message goes to the dead-letter topic)."""
+        """Apply `event` to instance `iid` (a missing one is logged and skipped). UnreadableRunError,
+        nothing changed, for a run of a workflow it does not serve or of another build of one."""
         with logs.instance_context(instance_id=iid, event_id=event.event_id):
             await self._step(iid, lambda: self._apply(iid, event))
 
@@ -375,9 +377,10 @@ class Core:
             spec = self.registry.topics.get(topic)
             peeked = None if plan.peeked is None else plan.peeked.get((topic, key))
             for kept in await self.store.take_early(topic, key) if peeked is None else peeked:
-                if spec is not None:
-                    message = spec.decode(kept.value)  # it decoded when it was kept
-                    event = MessageArrived(kept.message_id, topic, key, message)
+                event = None if spec is None else kept_event(spec, kept)
+                if isinstance(event, str):  # this build cannot decode it
+                    await self.dead_letter(kept_incoming(kept), event)
+                elif event is not None:
                     await self.process(iid, event)
                 await self.store.remove_early(topic, key, kept.message_id)
 

@@ -98,6 +98,7 @@ class Intake:
         self._early_retention = early_retention
         self._batches = batches
         self._waiters = Waiters(core)
+        core.dead_letter = self.dead_letter  # for kept messages this build cannot decode
 
     async def handle_batch(self, batch: Sequence[Incoming]) -> None:
         """A fetched batch: the messages that go straight to one waiting run each, as one batch

@@ -28,6 +28,7 @@ from runtime.types import (
     Effect,
     Event,
     Finished,
+    Incoming,
     IndexEffect,
     Instance,
     MessageArrived,
@@ -39,6 +40,7 @@ from runtime.types import (
     SetTimer,
     Store,
     TimerFired,
+    TopicSpec,
     Transition,
 )
 
@@ -160,6 +162,22 @@ def unit_of_work(
 def outgoing(e: Send) -> Outgoing:
     headers = tracing.inject(((MESSAGE_ID_HEADER, e.message_id.encode()),))
     return Outgoing(e.topic, e.key, e.value, headers)
+
+
+def kept_event(spec: TopicSpec[Any], kept: EarlyMessage) -> MessageArrived | str:
+    """The event of a message kept for a listener, or why this build cannot decode it (another
+    build kept it, whose message type differed)."""
+    try:
+        message = spec.decode(kept.value)
+    except Exception as exc:
+        return f"cannot decode a kept {kept.topic} message: {type(exc).__name__}: {exc}"
+    return MessageArrived(kept.message_id, kept.topic, kept.key, message)
+
+
+def kept_incoming(kept: EarlyMessage) -> Incoming:
+    """A kept message as consumed (its place in the log is gone), for the dead-letter topic."""
+    headers = ((MESSAGE_ID_HEADER, kept.message_id.encode()),)
+    return Incoming(kept.topic, kept.key, kept.value, headers, partition=-1, offset=-1)
 
 
 async def send_plans(

@@ -14,7 +14,7 @@ import pytest
 from attrs import evolve
 
 from runtime import Engine, Status, UnreadableRunError
-from runtime.types import CompiledWorkflow, Incoming, Outgoing
+from runtime.types import MESSAGE_ID_HEADER, CompiledWorkflow, Incoming, Outgoing
 
 from .flows import Doc, Msg, call, command, listen, process, sleep, topic, workflow
 
@@ -180,3 +180,35 @@ async def test_outboxes_of_runs_it_cannot_read_are_left_alone(
         status = await engine.status(owing.id)
     assert status is not None and status.status is Status.COMPLETED
     assert status.state == Doc("old", n=1)
+
+
+def _strict_decode(data: bytes) -> Msg:
+    message = REPLIES.decode(data)
+    if message.text.startswith("v1:"):
+        raise ValueError("a v1 reply: this build reads v2 only")
+    return message
+
+
+async def test_a_kept_message_this_build_cannot_decode_goes_to_the_dead_letter_topic(
+    tmp_path: Path,
+) -> None:
+    """A reply an earlier build kept for a listener not started yet; the new build's message
+    type differs. Starting the listener dead-letters it (the engine stopped on it)."""
+    url = f"sqlite:///{tmp_path / 'builds.db'}"
+    async with Engine(url, workflows=[ping(by_key=True)]) as engine:
+        await engine.send(REPLIES, Msg("k", "v1:paid"), message_id="early-1")
+        await engine.run(until_idle=True)  # no run waits for it: it is kept
+    strict = evolve(REPLIES, decode=_strict_decode)
+    newer = workflow("Ping", process("P", command(REQUESTS), listen(strict, by_key=True)))
+    async with Engine(url, workflows=[newer]) as engine:
+        run = await engine.start(newer, Doc("k"))
+        await engine.run(until_idle=True)
+        letters = await dead_letters(engine, "ops")
+        status = await engine.status(run.id)
+        assert await engine.store.take_early("REPLIES", "k") == []  # not kept twice
+    assert [(r.key, r.header(MESSAGE_ID_HEADER)) for r in letters] == [("k", b"early-1")]
+    reason = (letters[0].header("dagger-error") or b"").decode()
+    assert reason == (
+        "cannot decode a kept REPLIES message: ValueError: a v1 reply: this build reads v2 only"
+    )
+    assert status is not None and status.status is Status.EXECUTING  # still waits for a reply
