@@ -61,27 +61,19 @@ from aiokafka.conn import AIOKafkaConnection
 from attrs import frozen
 
 from bench.contenders import dagger_side
-from bench.contenders.common import Figures, Tracker
+from bench.contenders.common import Figures
 from bench.contenders.embedded import fresh_database
+from bench.contenders.kafka_example import Completions, ExampleBench, at_end
 from bench.contenders.kafka_raw_durable import DurableEcho
 from bench.contenders.kafka_raw_echo import Echo
 from bench.contenders.kafka_raw_outbox import OutboxEcho
 from bench.contenders.kafka_raw_typed import TypedOutboxEcho
-from bench.contenders.topics import claim_at_end, reset_topics
-from examples.orders import BoxId, BoxPacked, Charge, Fulfil, Order, OrderId, PaymentResult
-from generated.orders import (
-    FULFILLMENT_COMMAND,
-    FULFILLMENT_LISTENER,
-    PAYMENT_COMMAND,
-    PAYMENT_LISTENER,
-    OrderWorkflow,
-)
-from runtime import Engine, Status
+from bench.contenders.topics import reset_topics
+from generated.orders import OrderWorkflow
+from runtime import Engine
 from runtime.engine_registry import HANDOFF_TOPIC
-from runtime.ops.hooks import BaseObserver
 
 WARMUP_N = 300
-BURST_TIMEOUT_S = 600.0
 TARGET_RATIO = 0.5
 SIDES = ("raw", "durable", "outbox", "typed", "orders2", "example")
 
@@ -210,63 +202,6 @@ async def dagger_same_pattern(options: Options, run: str) -> Measured:
 # --------------------------------------------------------------------------- dagger, example
 
 
-class Completions(BaseObserver):
-    """Tells the burst's tracker when an order workflow completes."""
-
-    def __init__(self) -> None:
-        self.tracker = Tracker("idle", 0)
-
-    def on_status(self, instance_id: str, workflow: str, status: Status) -> None:
-        if status is Status.COMPLETED and workflow == OrderWorkflow.name:
-            self.tracker.completed(instance_id.partition(":")[2])
-
-
-class ExampleBench:
-    """Bursts of the order example; payment and fulfilment answer this run's commands."""
-
-    def __init__(self, engine: Engine, seen: Completions, run: str) -> None:
-        self.engine = engine
-        self.seen = seen
-        self.run = run
-
-    async def services(self) -> None:
-        engine, prefix = self.engine, f"example{self.run}."
-
-        async def payment(charge: Charge) -> None:
-            if charge.order_id.startswith(prefix):
-                self.seen.tracker.payment_replied(charge.order_id)
-                paid = PaymentResult(charge.order_id, True, BoxId(f"{charge.order_id}.box"))
-                await engine.send(PAYMENT_LISTENER, paid, message_id=f"paid:{charge.order_id}")
-
-        async def fulfilment(fulfil: Fulfil) -> None:
-            if fulfil.order_id.startswith(prefix):
-                self.seen.tracker.shipping_requested(fulfil.order_id)
-                packed = BoxPacked(fulfil.box_id, "dhl")
-                await engine.send(
-                    FULFILLMENT_LISTENER, packed, message_id=f"packed:{fulfil.box_id}"
-                )
-
-        payments = f"bench.{self.run}.payment"
-        fulfilments = f"bench.{self.run}.fulfilment"
-        engine.subscribe(
-            PAYMENT_COMMAND, payment, group=await at_end(engine, payments, [PAYMENT_COMMAND.name])
-        )
-        engine.subscribe(
-            FULFILLMENT_COMMAND,
-            fulfilment,
-            group=await at_end(engine, fulfilments, [FULFILLMENT_COMMAND.name]),
-        )
-
-    async def burst(self, phase: str, n: int) -> Figures:
-        tracker = self.seen.tracker = Tracker(phase, n)
-        now = time.time()
-        orders = [Order(OrderId(o), 1250, "bench", placed_at=now) for o in tracker.order_ids()]
-        tracker.start_clock()
-        await asyncio.gather(*(self.engine.start(OrderWorkflow, o) for o in orders))
-        await tracker.wait(BURST_TIMEOUT_S)
-        return tracker.figures()
-
-
 async def dagger_example(options: Options, run: str) -> Measured:
     seen = Completions()
     group = f"bench.{run}.engine"
@@ -285,11 +220,6 @@ async def dagger_example(options: Options, run: str) -> Measured:
         await bench.services()
         async with dagger_side.running(engine):
             return await measured(bench.burst, f"example{run}", options.n)
-
-
-async def at_end(engine: Engine, group: str, topics: Sequence[str]) -> str:
-    """Position `group` at the current end of `topics`, so it reads nothing sent before."""
-    return await claim_at_end(engine.url.removeprefix("kafka://"), group, topics)
 
 
 @contextlib.contextmanager

@@ -39,8 +39,8 @@ from bench.contenders import dagger_side
 from bench.contenders.common import Figures, Tracker
 from bench.contenders.dagger_side import Completions
 from bench.contenders.embedded import fresh_database
+from bench.contenders.kafka_example import at_end
 from bench.contenders.topics import reset_topics
-from bench.kafka import at_end
 from bench.workloads.orders2 import Order, OrderId
 from runtime import Engine, Status
 from runtime.engine_registry import HANDOFF_TOPIC
