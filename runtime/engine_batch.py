@@ -224,14 +224,16 @@ class Batches:
 
     def _apply(self, job: Job, stored: StoredInstance | None) -> _Step | None:
         """The machine's step for `job` and the record to write; None when nothing changes."""
-        core = self.core
+        core, limit = self.core, self.core.max_message_bytes
         outbox: tuple[Effect, ...] = ()
         before: Instance[Any] | None = None
         if job.event is None:
             assert job.wf is not None
             wf, gen = job.wf, 0
             began = time.perf_counter()
-            t = machine.start(wf, job.state, now=time.time(), instance_id=job.iid, **core.limits)
+            t = machine.start(
+                wf, job.state, now=time.time(), instance_id=job.iid, max_message_bytes=limit
+            )
         else:
             if stored is None:
                 if isinstance(job.event, TimerFired):
@@ -244,7 +246,7 @@ class Batches:
                 raise unreadable(job.iid, exc) from exc  # the job goes alone: Core.process says so
             gen = stored.generation
             began = time.perf_counter()
-            t = machine.apply(wf, before, job.event, now=time.time(), **core.limits)
+            t = machine.apply(wf, before, job.event, now=time.time(), max_message_bytes=limit)
         seconds = time.perf_counter() - began
         pending = (*settle(outbox, job.event), *t.effects) if job.event else t.effects
         if t.instance is before and pending == outbox:

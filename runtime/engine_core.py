@@ -56,6 +56,7 @@ from runtime.types import (
     CompiledWorkflow,
     DecodeError,
     Effect,
+    EncodeError,
     Event,
     Finished,
     Incoming,
@@ -115,7 +116,7 @@ class Core:
         self.timer_set: Callable[[float], None] = lambda due: None
         self.unit, self.in_one_unit = unit_of_work(broker, store)
         self._indexing = store if isinstance(store, IndexingStore) else None
-        self.limits = {"max_message_bytes": broker.max_message_bytes}  # for the machine
+        self.max_message_bytes = broker.max_message_bytes  # the machine fails longer commands
         self.activity = 0  # bumped as work starts and ends; the idle check compares it
         self.inflight = 0
 
@@ -129,7 +130,8 @@ class Core:
 
         async def create() -> Plan | None:
             nonlocal created
-            t = machine.start(wf, state, now=time.time(), instance_id=iid, **self.limits)
+            limit = self.max_message_bytes
+            t = machine.start(wf, state, now=time.time(), instance_id=iid, max_message_bytes=limit)
             index, todo = self.split(t.effects, None)
             recorded = self.recorded(todo)
             gen = (await self._put(wf, t.instance, recorded, 0, index=index)).generation
@@ -216,7 +218,7 @@ class Core:
     # ------------------------------------------------------------------ one event
 
     async def _apply(self, iid: str, event: Event) -> Plan | None:
-        refused: str | None = None  # why the store refused the record of this step
+        refused: str | None = None  # why this step's record could not be stored
         for _ in range(_CAS_ATTEMPTS):
             try:
                 loaded = await self.load(iid)
@@ -228,7 +230,8 @@ class Core:
                 return None
             wf, stored, instance, outbox = loaded
             began = time.perf_counter()
-            t = machine.apply(wf, instance, event, now=time.time(), **self.limits)
+            limit = self.max_message_bytes
+            t = machine.apply(wf, instance, event, now=time.time(), max_message_bytes=limit)
             t = storable(wf, instance, event, t, refused)
             seconds = time.perf_counter() - began
             pending = (*settle(outbox, event), *t.effects)
@@ -239,11 +242,11 @@ class Core:
             recorded = self.recorded(todo)
             try:
                 written = await self._put(wf, t.instance, recorded, stored.generation, index=index)
-            except RecordRefused as exc:
+            except (EncodeError, RecordRefused) as exc:
                 if refused is not None:
                     raise  # even the run as it was
-                refused = str(exc)  # so the run ends FAILED as it was
-                continue
+                refused = exc.why if isinstance(exc, EncodeError) else str(exc)
+                continue  # so the run ends FAILED as it was
             gen = written.generation
             if gen is None:
                 continue

@@ -282,14 +282,12 @@ def storable(
     before: Instance[Any],
     event: Event,
     t: Transition[Any],
-    refused: str | None = None,
+    refused: str | None,
 ) -> Transition[Any]:
-    """`t`, or the run ended FAILED by `event` when the state `t` gives cannot be stored: it does
-    not encode, or the store `refused` its record (a batch step that fails either way is taken
-    again alone, and comes here)."""
+    """`t`, or, when the record of `t` could not be stored (`refused` says why: its state does not
+    encode, or the store refuses the record), the run ended FAILED by `event` with the state it
+    had. A batch step that fails either way is taken again alone, and comes here."""
     why = refused
-    if why is None and t.instance.state is not before.state:
-        why = record.unstorable(wf, t.instance.state)
     if why is None:
         return t
     what = f"the {event.topic} message" if isinstance(event, MessageArrived) else "event"

@@ -47,7 +47,11 @@ class DecodeError(ValueError):
 
 class EncodeError(ValueError):
     """A run's state could not be stored: the codec refused a value in it (an int beyond 64
-    bits, text that is not valid UTF-8...); the text says which run and why."""
+    bits, text that is not valid UTF-8...); the text says which run, `why` what was refused."""
+
+    def __init__(self, run_id: str, why: str) -> None:
+        super().__init__(f"the state of run {run_id} cannot be stored: {why}")
+        self.why = why
 
 
 # --------------------------------------------------------------------------- topics and nodes

@@ -52,7 +52,7 @@ def encode(wf: CompiledWorkflow[S], instance: Instance[S], outbox: tuple[Effect,
         return _dumps(wf, instance, outbox)
     except Exception as exc:  # orjson's (TypeErrors), or the state encoder's own
         why = unstorable(wf, instance.state) or f"{type(exc).__name__}: {exc}"
-        raise EncodeError(f"the state of run {instance.id} cannot be stored: {why}") from exc
+        raise EncodeError(instance.id, why) from exc
 
 
 def unstorable(wf: CompiledWorkflow[S], state: S) -> str | None:

@@ -218,11 +218,6 @@ class Connection:
 
     def check(self, what: str, result: int, fine: frozenset[int] = frozenset()) -> None:
         """Raise for the result code of one record of a batch, unless it is 0 or `fine`."""
-        if result == RECORD_TOO_BIG:
-            raise RecordRefused(
-                f"Aerospike at {self.config.where}: {what}: the record exceeds max-record-size"
-                f" of namespace {self.config.namespace!r}"
-            )
         if result != 0 and result not in fine:
             raise AerospikeStoreError(
                 f"Aerospike at {self.config.where}: {what} failed with result code {result}"
