@@ -39,11 +39,7 @@ class OutboxEcho(DurableEcho):
         self.states: dict[str, dict[str, Any]] = {}
 
     def _started(self, commands: list[tuple[str, bytes]]) -> None:
-        rows = []
-        for order, command in commands:
-            state = {"order_id": order, "amount_cents": 1250, "paid": False, "tracking": ""}
-            self.states[order] = state
-            rows.append((order, orjson.dumps(state), command, 1))
+        rows = [(order, self._first_state(order), command, 1) for order, command in commands]
         with self._transaction():
             self.db.executemany("INSERT OR REPLACE INTO owed VALUES (?, ?, ?, ?)", rows)
         self.generations.update((order, 1) for order, _ in commands)
@@ -55,17 +51,8 @@ class OutboxEcho(DurableEcho):
         rows = []
         for record in records:
             order = record.key.decode()
-            event = orjson.loads(record.value)
-            state = self.states[order]
-            if record.topic == self.topics.payment_listener:
-                state["paid"] = event["ok"]
-                outbox = orjson.dumps([{"order_id": order, "address": "1 Main St"}])
-            else:
-                state["tracking"] = event["tracking"]
-                outbox = None
-            generation = self.generations[order]
-            rows.append((orjson.dumps(state), outbox, generation + 1, order, generation))
-            self.generations[order] = generation + 1
+            state, outbox = self._step(record, order)
+            rows.append((state, outbox, *self._next_generation(order)))
         self._compare_and_set(
             "UPDATE owed SET state = ?, outbox = ?, generation = ? WHERE id = ? AND generation = ?",
             rows,
@@ -75,14 +62,38 @@ class OutboxEcho(DurableEcho):
         self._clear([r.key.decode() for r in records if r.topic == self.topics.payment_listener])
 
     def _clear(self, orders: list[str]) -> None:
-        rows = []
-        for order in orders:
-            generation = self.generations[order]
-            rows.append((generation + 1, order, generation))
-            self.generations[order] = generation + 1
+        rows = [self._next_generation(order) for order in orders]
         self._compare_and_set(
             "UPDATE owed SET outbox = NULL, generation = ? WHERE id = ? AND generation = ?", rows
         )
+
+    def _first_state(self, order: str) -> bytes:
+        """The encoded state an order starts with."""
+        state = self.states[order] = {
+            "order_id": order,
+            "amount_cents": 1250,
+            "paid": False,
+            "tracking": "",
+        }
+        return orjson.dumps(state)
+
+    def _step(self, record: Any, order: str) -> tuple[bytes, bytes | None]:
+        """A reply folded into its order's state: (the new state encoded, the command it owes)."""
+        event = orjson.loads(record.value)
+        state = self.states[order]
+        outbox = None
+        if record.topic == self.topics.payment_listener:
+            state["paid"] = event["ok"]
+            outbox = orjson.dumps([{"order_id": order, "address": "1 Main St"}])
+        else:
+            state["tracking"] = event["tracking"]
+        return orjson.dumps(state), outbox
+
+    def _next_generation(self, order: str) -> tuple[int, str, int]:
+        """(new generation, order, expected generation) for a compare-and-set of its row."""
+        generation = self.generations[order]
+        self.generations[order] = generation + 1
+        return generation + 1, order, generation
 
     def _compare_and_set(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         """`sql` for every row in one transaction; each must find its row at its generation."""

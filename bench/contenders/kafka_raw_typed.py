@@ -33,40 +33,23 @@ class TypedOutboxEcho(OutboxEcho):
         self.orders: dict[str, Order] = {}
         self.owed: dict[str, bytes] = {}  # the command each reaction stored, to send
 
-    def _started(self, commands: list[tuple[str, bytes]]) -> None:
-        rows = []
-        for order, command in commands:
-            state = self.orders[order] = Order(OrderId(order), 1250)
-            rows.append((order, orjson.dumps(self.gen.encode_order(state)), command, 1))
-        with self._transaction():
-            self.db.executemany("INSERT OR REPLACE INTO owed VALUES (?, ?, ?, ?)", rows)
-        self.generations.update((order, 1) for order, _ in commands)
+    def _first_state(self, order: str) -> bytes:
+        state = self.orders[order] = Order(OrderId(order), 1250)
+        return orjson.dumps(self.gen.encode_order(state))
 
-    def _reacting(self, records: list[Any]) -> None:
-        g, rows = self.gen, []
-        for record in records:
-            order = record.key.decode()
-            state = self.orders[order]
-            outbox = None
-            if record.topic == self.topics.payment_listener:
-                paid = g.BENCH_PAYMENT_LISTENER.decode(record.value)
-                state = evolve(state, paid=paid.ok)
-                outbox = self.owed[order] = g.BENCH_SHIPPING_COMMAND.encode(
-                    Ship(state.order_id, "1 Main St")
-                )
-            else:
-                shipped = g.BENCH_SHIPPING_LISTENER.decode(record.value)
-                state = evolve(state, tracking=shipped.tracking)
-            self.orders[order] = state
-            generation = self.generations[order]
-            rows.append(
-                (orjson.dumps(g.encode_order(state)), outbox, generation + 1, order, generation)
-            )
-            self.generations[order] = generation + 1
-        self._compare_and_set(
-            "UPDATE owed SET state = ?, outbox = ?, generation = ? WHERE id = ? AND generation = ?",
-            rows,
-        )
+    def _step(self, record: Any, order: str) -> tuple[bytes, bytes | None]:
+        g, state = self.gen, self.orders[order]
+        outbox = None
+        if record.topic == self.topics.payment_listener:
+            paid = g.BENCH_PAYMENT_LISTENER.decode(record.value)
+            state = evolve(state, paid=paid.ok)
+            ship = Ship(state.order_id, "1 Main St")
+            outbox = self.owed[order] = g.BENCH_SHIPPING_COMMAND.encode(ship)
+        else:
+            shipped = g.BENCH_SHIPPING_LISTENER.decode(record.value)
+            state = evolve(state, tracking=shipped.tracking)
+        self.orders[order] = state
+        return orjson.dumps(g.encode_order(state)), outbox
 
     async def _serve(self, record: Any, done: list[str]) -> Awaitable[Any]:
         g = self.gen
