@@ -28,6 +28,7 @@ from runtime.cli.common import (
     run_with_engine,
     table,
 )
+from runtime.engine_registry import dead_letter_topic
 from runtime.types import MESSAGE_ID_HEADER, Incoming, Outgoing, TopicSpec
 
 HELP = "list a topic's dead letters with their reasons, or send them back (--replay)"
@@ -61,7 +62,9 @@ def _run(args: argparse.Namespace) -> int:
     wait = 1.0 if args.broker.startswith("kafka://") else 0.1
 
     async def body(engine: Engine) -> int:
-        consumer = engine.broker.consumer(f"dagger.dead-letters.{spec.name}", [dead(spec.name)])
+        consumer = engine.broker.consumer(
+            f"dagger.dead-letters.{spec.name}", [dead_letter_topic(spec.name)]
+        )
         await consumer.start()
         try:
             letters = await _read(consumer.fetch, args.limit, wait)
@@ -74,12 +77,6 @@ def _run(args: argparse.Namespace) -> int:
         return 0
 
     return run_with_engine("dead-letters", args, workflows, body)
-
-
-def dead(topic: str) -> str:
-    from runtime.engine_registry import dead_letter_topic  # noqa: PLC0415 (light --help)
-
-    return dead_letter_topic(topic)
 
 
 async def _read(
@@ -118,7 +115,7 @@ def _report(args: argparse.Namespace, spec: TopicSpec[Any], letters: list[Incomi
             )
         return
     if not rows:
-        sys.stdout.write(f"{dead(spec.name)} holds nothing new\n")
+        sys.stdout.write(f"{dead_letter_topic(spec.name)} holds nothing new\n")
         return
     headers = ("AT", "KEY", "ID", "REASON")
     cells = [
