@@ -62,6 +62,11 @@ _TABLE: tuple[Code, ...] = (
     Code("DGR314", "label not writable", "a decide label cannot be written into generated code"),
     Code("DGR315", "topic message clash", "while compiling: one topic name, two message types"),
     Code("DGR320", "no codec", "while compiling: a field type or default has no JSON codec"),
+    Code(
+        "DGR321",
+        "workflow changed",
+        "a build changes a workflow's version: its runs in flight cannot be continued by it",
+    ),
     Code("DGR399", "compiler bug", "the compiler produced code mypy rejects; please report it"),
 )
 

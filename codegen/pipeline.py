@@ -10,6 +10,7 @@ import ast
 import importlib
 import importlib.util
 import os
+import re
 import tempfile
 import time
 from collections import Counter
@@ -92,8 +93,9 @@ def compile_paths(
         return CompileResult(modules, (*warnings, *found))
     if out is None:
         return CompileResult(modules, warnings)
+    changed = _changed(out, modules, loaded.workflows)
     written, removed = _write(out, modules, _stale(out, modules, targets))
-    return CompileResult(modules, warnings, written, removed)
+    return CompileResult(modules, (*warnings, *changed), written, removed)
 
 
 def generate(
@@ -241,6 +243,44 @@ def _stale(out: Path, modules: Sequence[GeneratedModule], targets: Sequence[str]
         if path.name not in produced and path.name != "__init__.py" and source in compiled:
             stale.append(path)
     return stale
+
+
+_VERSION = re.compile(r'^    version="([0-9a-f]+)",$', re.MULTILINE)
+
+
+def _changed(
+    out: Path, modules: Sequence[GeneratedModule], workflows: Sequence[LoadedWorkflow]
+) -> list[Diagnostic]:
+    """A warning for each workflow whose module in `out` has another version hash than this
+    build's: the runs it recorded cannot be continued by the new module."""
+    found = []
+    for module in modules:
+        ir = module.ir
+        if ir is None:
+            continue
+        path = out / module.filename
+        if not _header(path).startswith(GENERATED_MARK):
+            continue
+        try:
+            old = _VERSION.search(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            continue
+        if old is None or old.group(1) == ir.version:
+            continue
+        where = next((w.workflow.location for w in workflows if w.workflow.name == ir.name), None)
+        found.append(
+            Diagnostic(
+                "DGR321",
+                f"this build changes workflow {ir.name!r} (version {old.group(1)} -> {ir.version}):"
+                f" runs recorded by {old.group(1)} cannot be continued by it, and their messages"
+                " will go to dead-letter topics",
+                where,
+                hint=f"finish or cancel them before deploying (daggerc list --workflow {ir.name}"
+                " --status EXECUTING)",
+                severity=Severity.WARNING,
+            )
+        )
+    return found
 
 
 def _typecheck(

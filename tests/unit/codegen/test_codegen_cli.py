@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,40 @@ def test_build_removes_the_module_of_a_workflow_that_is_gone(tmp_path: Path) -> 
     assert main(["build", str(dsl / "flows.py"), "--out", str(out), "--no-typecheck"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["__init__.py", "flows.py", "mine.py"]
     assert 'MODULES: tuple[str, ...] = ("flows",)' in (out / "__init__.py").read_text()
+
+
+@pytest.mark.usefixtures("fresh_input")
+def test_a_build_that_changes_a_workflow_warns_of_its_runs_in_flight(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dsl = tmp_path / "dsl"
+    dsl.mkdir()
+    source = (ROOT / ORDERS).read_text(encoding="utf-8")
+    (dsl / "flows.py").write_text(source, encoding="utf-8")
+    out = tmp_path / "gen"
+    build = ["build", str(dsl / "flows.py"), "--out", str(out), "--no-typecheck"]
+    assert main(build) == 0
+    assert "DGR321" not in capsys.readouterr().err  # a first build changes nothing
+    old = _version(out / "flows.py")
+    changed = source.replace('process("CONFIRM")', 'process("CONFIRMED")')
+    assert changed != source
+    (dsl / "flows.py").write_text(changed, encoding="utf-8")
+    del sys.modules["flows"]  # as a new daggerc process would, import the file again
+    assert main(build) == 0
+    new = _version(out / "flows.py")
+    err = capsys.readouterr().err
+    line = next(x for x in err.splitlines() if "DGR321" in x)
+    workflow_line = 1 + changed[: changed.index("OrderWorkflow = (")].count("\n")
+    assert line.startswith(f"{dsl / 'flows.py'}:{workflow_line + 1}:")
+    assert f"workflow 'OrderWorkflow' (version {old} -> {new})" in line
+    assert "daggerc list --workflow OrderWorkflow --status EXECUTING" in err
+    assert main(build) == 0
+    assert "DGR321" not in capsys.readouterr().err  # the same build again: nothing changes
+
+
+def _version(module: Path) -> str:
+    text = module.read_text(encoding="utf-8")
+    return text.split('    version="', 1)[1].split('"', 1)[0]
 
 
 @pytest.mark.usefixtures("fresh_input")
