@@ -286,7 +286,7 @@ class Batches:
         for plan in plans:
             for group in plan.ops.values():
                 await in_order(group)
-        await send_plans(core.send, plans)
+        await send_plans(core.send, plans, core.refusals)
         for plan in plans:
             for due in plan.dues:
                 core.timer_set(due)

@@ -33,6 +33,7 @@ from runtime.engine_api import ConflictError, UnknownWorkflowError, unreadable
 from runtime.engine_outbox import (
     DecodedRecords,
     Plan,
+    Refusals,
     direct_waits,
     event_kind,
     in_order,
@@ -112,6 +113,7 @@ class Core:
         self.locks = Locks()
         self.slots = Slots(max_steps)
         self.decoded = DecodedRecords(32_768)
+        self.refusals = Refusals()
         self.calls: CallLauncher | None = None
         self.timer_set: Callable[[float], None] = lambda due: None
         self.unit, self.in_one_unit = unit_of_work(broker, store)
@@ -326,11 +328,11 @@ class Core:
         if self.in_one_unit:  # nothing waits for a commit: in order is as fast
             for group in plan.ops.values():
                 await in_order(group)
-            await send_plans(self.send, [plan])
+            await send_plans(self.send, [plan], self.refusals)
         else:
             jobs = [in_order(group) for group in plan.ops.values()]
             if plan.sends:
-                jobs.append(send_plans(self.send, [plan]))
+                jobs.append(send_plans(self.send, [plan], self.refusals))
             await asyncio.gather(*jobs)
         for due in plan.dues:
             self.timer_set(due)

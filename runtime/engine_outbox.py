@@ -97,22 +97,43 @@ class Plan:
         elif isinstance(e, SetTimer):
             self.dues.append(e.due)
 
-    def refused(self, reason: str) -> None:
+    def refused(self, reason: str, refusals: Refusals) -> None:
         """The broker refused this plan's messages for good: they stay in the run's outbox
         (`done` loses them), for housekeeping to send again once the broker takes them."""
         self.done = [e for e in self.done if not isinstance(e, Send)]
-        _log.error(
-            "instance %s: %d message(s) stay in its outbox: %s",
-            self.instance.id,
-            len(self.sends),
-            reason,
-        )
+        refusals.report(self.instance.id, self.sends, reason)
 
     def kept(self, early: tuple[EarlyMessage, ...]) -> None:
         """The messages kept for the new listeners, as read with the clearing put."""
         self.peeked = {pair: [] for pair in self.early}
         for m in early:
             self.peeked.setdefault((m.topic, m.key), []).append(m)
+
+
+class Refusals:
+    """The refusals already in the log. A refused message stays in its run's outbox and every
+    housekeeping sweep tries it again: the first refusal of a run's messages is an error in the
+    log, the same messages refused again only a debug line."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._size = size
+        self._seen: collections.OrderedDict[tuple[str, tuple[bytes, ...]], None]
+        self._seen = collections.OrderedDict()
+
+    def report(self, iid: str, sends: Sequence[Outgoing], reason: str) -> None:
+        ids = tuple(v for m in sends for k, v in m.headers if k == MESSAGE_ID_HEADER)
+        first = (iid, ids) not in self._seen
+        self._seen[(iid, ids)] = None
+        if len(self._seen) > self._size:
+            self._seen.popitem(last=False)
+        _log.log(
+            logging.ERROR if first else logging.DEBUG,
+            "instance %s: %d message(s) stay in its outbox%s: %s",
+            iid,
+            len(sends),
+            "" if first else " (refused again)",
+            reason,
+        )
 
 
 class DecodedRecords:
@@ -181,7 +202,7 @@ def kept_incoming(kept: EarlyMessage) -> Incoming:
 
 
 async def send_plans(
-    send: Callable[[list[Outgoing]], Awaitable[None]], plans: Sequence[Plan]
+    send: Callable[[list[Outgoing]], Awaitable[None]], plans: Sequence[Plan], refusals: Refusals
 ) -> None:
     """The messages of `plans`, in one `send`. When the broker refuses one for good, each
     plan's go again on their own, and a plan whose messages it refuses keeps them owed."""
@@ -195,7 +216,7 @@ async def send_plans(
             try:
                 await send(plan.sends)
             except MessageRefused as exc:
-                plan.refused(str(exc))
+                plan.refused(str(exc), refusals)
 
 
 async def in_order(calls: list[Callable[[], Awaitable[None]]]) -> None:

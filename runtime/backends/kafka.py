@@ -17,6 +17,7 @@ so no `Any` reaches the rest of the runtime.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 from collections.abc import Sequence
@@ -28,6 +29,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import (
     CorruptRecordException,
     MessageSizeTooLargeError,
+    OutOfOrderSequenceNumber,
+    ProducerClosed,
     RecordListTooLargeError,
     RecordTooLargeError,
     for_code,
@@ -146,15 +149,27 @@ class KafkaBroker:
         self._producer: _Producer | None = None
         self._sender: Coalescer | None = None
         self._admin: _Admin | None = None
+        self._partitioner = KeyPartitioner()
+        self._renewing = asyncio.Lock()
 
     async def start(self) -> None:
         if self._producer is not None:
             return
         s = self.settings
-        partitioner = KeyPartitioner()
         admin: _Admin = AIOKafkaAdminClient(
             bootstrap_servers=list(s.bootstrap), client_id=f"{s.client_id}-admin"
         )
+        await admin.start()
+        try:
+            producer = await self._new_producer()
+        except BaseException:
+            await admin.close()
+            raise
+        self._admin, self._producer = admin, producer
+        self._sender = Coalescer(producer, self._partitioner)
+
+    async def _new_producer(self) -> _Producer:
+        s = self.settings
         producer: _Producer = AIOKafkaProducer(
             bootstrap_servers=list(s.bootstrap),
             client_id=s.client_id,
@@ -163,16 +178,10 @@ class KafkaBroker:
             linger_ms=s.linger_ms,
             max_batch_size=s.max_batch_size,
             max_request_size=max(1_048_576, s.max_message_bytes + 65_536),
-            partitioner=partitioner,
+            partitioner=self._partitioner,
         )
-        await admin.start()
-        try:
-            await producer.start()
-        except BaseException:
-            await admin.close()
-            raise
-        self._admin, self._producer = admin, producer
-        self._sender = Coalescer(producer, partitioner)
+        await producer.start()
+        return producer
 
     async def close(self) -> None:
         producer, admin = self._producer, self._admin
@@ -198,12 +207,41 @@ class KafkaBroker:
                 raise error(f"cannot create topic {topic!r}: {message or error.__name__}")
 
     async def send(self, messages: Sequence[Outgoing]) -> None:
-        """Published with the other sends of this event-loop iteration (`kafka_sender`)."""
-        try:
-            await _started(self._sender).send(messages)
-        except _REFUSED as exc:
-            topics = ", ".join(sorted({m.topic for m in messages}))
-            raise MessageRefused(f"Kafka refused a message for {topics}: {exc}") from exc
+        """Published with the other sends of this event-loop iteration (`kafka_sender`).
+
+        A batch the broker refuses leaves its partition's sequence numbers taken but unwritten,
+        so the idempotent producer's next batch to that partition would be refused as out of
+        order, for good: after a refusal the broker starts a new producer (a new producer id),
+        and a send refused as out of order, or caught by that change, goes again once on it."""
+        for attempt in (1, 2):
+            sender = _started(self._sender)
+            try:
+                await sender.send(messages)
+                return
+            except _REFUSED as exc:
+                await self._renew(sender)
+                topics = ", ".join(sorted({m.topic for m in messages}))
+                raise MessageRefused(f"Kafka refused a message for {topics}: {exc}") from exc
+            except (OutOfOrderSequenceNumber, ProducerClosed):
+                if attempt == 2 or self._sender is None:
+                    raise
+                await self._renew(sender)
+
+    async def _renew(self, sender: Coalescer) -> None:
+        """A new producer in place of the one behind `sender` (unless it was renewed since); the
+        old one is stopped after the swap, so its batches in flight finish or fail on their own."""
+        async with self._renewing:
+            if self._sender is not sender:
+                return
+            old = self._producer
+            producer = await self._new_producer()
+            if self._sender is not sender:  # closed meanwhile
+                await producer.stop()
+                return
+            log.warning("Kafka producer restarted after a refused batch (a new producer id)")
+            self._producer, self._sender = producer, Coalescer(producer, self._partitioner)
+        if old is not None:
+            await old.stop()
 
     def consumer(self, group: str, topics: Sequence[str]) -> KafkaConsumer:
         return KafkaConsumer(self.settings, group, tuple(topics))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import MessageSizeTooLargeError
 from aiokafka.partitioner import murmur2
 
@@ -93,6 +94,34 @@ async def test_a_refused_message_fails_its_own_send_only(
     assert accepted is None
     [record] = await received(broker, topic, 1)
     assert (record.key, record.value) == ("Y", b"Y:0")
+
+
+async def test_a_partition_takes_messages_again_after_the_broker_refused_one(
+    broker: KafkaBroker, names: Callable[[str], str]
+) -> None:
+    """A batch the broker refuses (the topic takes smaller messages than the producer sends)
+    took sequence numbers it never wrote; the partition's next sends still arrive."""
+    topic = names("small-topic")
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    await admin.start()
+    try:
+        limit = {"max.message.bytes": "20000"}
+        await admin.create_topics([NewTopic(topic, 1, 1, topic_configs=limit)])
+    finally:
+        await admin.close()
+    await broker.send([message(topic, "K", 0)])  # the partition knows this producer's sequence
+    too_big = Outgoing(topic, "K", b"x" * 50_000, ((MESSAGE_ID_HEADER, b"big"),))
+    for _ in range(2):  # refused by the broker, not the producer, and again
+        try:
+            await broker.send([too_big])
+        except MessageRefused:
+            pass
+        else:
+            raise AssertionError("the topic took a message over its max.message.bytes")
+    await broker.send([message(topic, "K", 1)])
+    await broker.send([message(topic, "K", 2)])
+    records = await received(broker, topic, 3)
+    assert [r.value for r in records] == [b"K:0", b"K:1", b"K:2"]
 
 
 async def test_sending_nothing_returns_at_once(broker: KafkaBroker) -> None:

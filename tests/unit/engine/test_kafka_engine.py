@@ -4,6 +4,7 @@ use, consumer groups, a message id per effect. Needs `make kafka-up` (DAGGER_KAF
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import uuid
 from pathlib import Path
@@ -79,10 +80,12 @@ async def test_a_command_too_long_for_kafka_fails_its_run_and_the_engine_goes_on
 
 
 async def test_a_message_the_topic_refuses_stays_owed_until_the_topic_takes_it(
-    tmp_path: Path,
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A topic configured for smaller messages than the engine's limit refuses one: the run keeps
-    it in its outbox (the engine goes on), and housekeeping sends it once the topic takes it."""
+    it in its outbox (the engine goes on), and housekeeping sends it once the topic takes it. The
+    refusal is an error in the log once; the sweeps that try again log it at debug level."""
+    caplog.set_level(logging.DEBUG, logger="dagger.engine")
     tag = uuid.uuid4().hex[:8]
     requests, replies = topic(f"req-{tag}"), topic(f"rep-{tag}")
     admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
@@ -109,6 +112,9 @@ async def test_a_message_the_topic_refuses_stays_owed_until_the_topic_takes_it(
             owed = await engine.status(big.id)
             assert owed is not None and owed.status is Status.EXECUTING
             assert owed.pending_effects == 1
+            again = await logged(caplog, f"instance {big.id}: 1 message(s) stay in its outbox")
+            assert [r.levelno for r in again[:2]] == [logging.ERROR, logging.DEBUG]
+            assert "(refused again)" in again[1].getMessage()
             bigger = ConfigResource(
                 ConfigResourceType.TOPIC, requests.name, configs={"max.message.bytes": "200000"}
             )
@@ -118,6 +124,18 @@ async def test_a_message_the_topic_refuses_stays_owed_until_the_topic_takes_it(
             await serving
     finally:
         await admin.close()
+
+
+async def logged(
+    caplog: pytest.LogCaptureFixture, text: str, count: int = 2, within: float = 30.0
+) -> list[logging.LogRecord]:
+    """The log records holding `text` once there are `count` of them (or after `within` s)."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        found = [r for r in caplog.records if text in r.getMessage()]
+        if len(found) >= count or asyncio.get_running_loop().time() > deadline:
+            return found
+        await asyncio.sleep(0.1)
 
 
 async def finished(engine: Engine, run_id: str, within: float = 30.0) -> Status | None:
