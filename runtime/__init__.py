@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         UnreadableRunError,
     )
     from runtime.types import (
+        BackendError,
         CompiledWorkflow,
         DecodeError,
         EncodeError,
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from runtime.urls import UrlError
 
 __all__ = [
+    "BackendError",
     "CompiledWorkflow",
     "ConflictError",
     "DecodeError",
@@ -59,6 +61,7 @@ __all__ = [
 _HOMES = {
     "Engine": "runtime.engine",
     "CompiledWorkflow": "runtime.types",
+    "BackendError": "runtime.types",
     "DecodeError": "runtime.types",
     "EncodeError": "runtime.types",
     "MessageRefused": "runtime.types",

@@ -136,6 +136,12 @@ class Outgoing:
     headers: tuple[tuple[str, bytes], ...] = ()
 
 
+class BackendError(RuntimeError):
+    """A broker or store cannot be used: it cannot be reached, or it is not set up as it must be
+    (an Aerospike namespace that does not exist, a SQLite file that cannot be opened). The text
+    names the backend and where it was looked for."""
+
+
 class RecordRefused(Exception):
     """Raised by a store's write: it refuses the record and always will (too big for it, say).
     The engine then ends the run FAILED with the state it had (that record it took)."""

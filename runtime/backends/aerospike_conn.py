@@ -19,7 +19,7 @@ import aerospike
 from aerospike import exception as aex
 from attrs import frozen
 
-from runtime.types import RecordRefused
+from runtime.types import BackendError, RecordRefused
 
 T = TypeVar("T")
 NEVER = -1  # the record TTL meaning "never expire", whatever the namespace's default TTL
@@ -31,7 +31,7 @@ TRANSIENT = frozenset({9, 14, 18, 7, 11, -10, -7, -8, -15, -14, 211, 212, 152, 2
 _URL_KEYS = frozenset({"prefix", "timeout_ms", "pool"})
 
 
-class AerospikeStoreError(RuntimeError):
+class AerospikeStoreError(BackendError):
     """The server is unreachable, the namespace is missing, or a call failed for good."""
 
 

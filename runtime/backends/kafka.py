@@ -28,6 +28,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import (
     CorruptRecordException,
+    KafkaError,
     MessageSizeTooLargeError,
     OutOfOrderSequenceNumber,
     ProducerClosed,
@@ -38,9 +39,9 @@ from aiokafka.errors import (
 from aiokafka.partitioner import DefaultPartitioner, murmur2
 from attrs import frozen
 
-from runtime.backends.kafka_consumer import KafkaConsumer
+from runtime.backends.kafka_consumer import KafkaConsumer, unreachable
 from runtime.backends.kafka_sender import BatchingProducer, Coalescer
-from runtime.types import MessageRefused, Outgoing
+from runtime.types import BackendError, MessageRefused, Outgoing
 
 __all__ = [
     "KafkaBroker",
@@ -159,11 +160,16 @@ class KafkaBroker:
         admin: _Admin = AIOKafkaAdminClient(
             bootstrap_servers=list(s.bootstrap), client_id=f"{s.client_id}-admin"
         )
-        await admin.start()
+        try:
+            await admin.start()
+        except KafkaError as exc:
+            raise unreachable(s, exc) from exc
         try:
             producer = await self._new_producer()
-        except BaseException:
+        except BaseException as exc:
             await admin.close()
+            if isinstance(exc, KafkaError):
+                raise unreachable(s, exc) from exc
             raise
         self._admin, self._producer = admin, producer
         self._sender = Coalescer(producer, self._partitioner)
@@ -204,7 +210,10 @@ class KafkaBroker:
         for topic, code, message in response.topic_errors:
             if code not in (0, _TOPIC_ALREADY_EXISTS):  # another worker may have won the race
                 error = for_code(code)
-                raise error(f"cannot create topic {topic!r}: {message or error.__name__}")
+                where = ",".join(s.bootstrap)
+                raise BackendError(
+                    f"Kafka at {where} cannot create topic {topic!r}: {message or error.__name__}"
+                )
 
     async def send(self, messages: Sequence[Outgoing]) -> None:
         """Published with the other sends of this event-loop iteration (`kafka_sender`).

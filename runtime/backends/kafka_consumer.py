@@ -18,15 +18,28 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol, cast
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
-from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from aiokafka.errors import (
+    CommitFailedError,
+    IllegalStateError,
+    KafkaConnectionError,
+    KafkaError,
+)
 from aiokafka.structs import TopicPartition
 
-from runtime.types import Incoming
+from runtime.types import BackendError, Incoming
 
 if TYPE_CHECKING:
     from runtime.backends.kafka import KafkaSettings
 
 log = logging.getLogger("runtime.backends.kafka")
+
+
+def unreachable(settings: KafkaSettings, exc: Exception) -> BackendError:
+    """The error of a client that could not connect: which brokers, and why."""
+    where = ",".join(settings.bootstrap)
+    if isinstance(exc, KafkaConnectionError):
+        return BackendError(f"cannot reach Kafka at {where}: no broker answered")
+    return BackendError(f"cannot reach Kafka at {where}: {type(exc).__name__}: {exc}")
 
 
 class _Record(Protocol):
@@ -81,7 +94,10 @@ class KafkaConsumer:
             session_timeout_ms=s.session_timeout_ms,
         )
         consumer.subscribe(list(self.topics), listener=_Listener(self))
-        await consumer.start()
+        try:
+            await consumer.start()
+        except KafkaError as exc:
+            raise unreachable(s, exc) from exc
         self._consumer = consumer
         self._committer = asyncio.create_task(self._commit_periodically())
         try:

@@ -27,6 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from runtime.backends.memory import Notifier
 from runtime.backends.sqlite_wal import LOG_BOUND_PAGES, Checkpointer
+from runtime.types import BackendError
 
 T = TypeVar("T")
 
@@ -122,18 +123,28 @@ class SqliteDatabase:
 
     def open(self) -> None:
         if self._users == 0:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            try:
+                self._conn = self._connect()
+            except (OSError, sqlite3.Error) as exc:
+                raise BackendError(f"cannot open the SQLite file {self.path}: {exc}") from exc
+            self._checkpointer = Checkpointer(self.path)
+            self._checkpointer.start()
+        self._users += 1
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
             conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")
             conn.execute("PRAGMA busy_timeout = 0")  # from now on, waits are ours (see _patiently)
             conn.execute(f"PRAGMA wal_autocheckpoint = {int(self.log_bound_pages)}")
-            self._conn = conn
-            self._checkpointer = Checkpointer(self.path)
-            self._checkpointer.start()
-        self._users += 1
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     def close(self) -> None:
         self._users -= 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import logging
 import os
 import pkgutil
 import sys
@@ -148,19 +149,23 @@ def run_with_engine(
     """Open an Engine on the chosen backends, run `body`, and turn known errors into one line."""
     from runtime.engine import Engine  # noqa: PLC0415 (keeps `daggerc --help` light)
     from runtime.engine_api import EngineError  # noqa: PLC0415 (as above)
+    from runtime.types import BackendError  # noqa: PLC0415 (as above)
     from runtime.urls import UrlError  # noqa: PLC0415 (as above)
 
     async def main() -> int:
         async with Engine(args.broker, args.store, workflows, handle_signals=False) as engine:
             return await body(engine)
 
+    # A command that fails says why in one line; aiokafka's own log of a refused connection
+    # would print a second one first (there is no log configuration in a one-shot command).
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     try:
         return asyncio.run(main())
     except CliError as exc:
         return error(command, str(exc), exc.code)
     except UrlError as exc:
         return error(command, str(exc), USAGE)
-    except (EngineError, OSError) as exc:
+    except (EngineError, BackendError, OSError) as exc:
         return error(command, str(exc), FAILED)
 
 

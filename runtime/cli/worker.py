@@ -42,6 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from runtime.engine import Engine  # noqa: PLC0415 (keeps `daggerc --help` light)
     from runtime.ops import logs  # noqa: PLC0415 (as above)
+    from runtime.types import BackendError  # noqa: PLC0415 (as above)
     from runtime.urls import UrlError  # noqa: PLC0415 (as above)
 
     try:
@@ -63,6 +64,6 @@ def run(args: argparse.Namespace) -> int:
         asyncio.run(main())
     except UrlError as exc:
         return error("worker", str(exc), 2)
-    except OSError as exc:
+    except (BackendError, OSError) as exc:
         return error("worker", str(exc), 1)
     return 0

@@ -17,7 +17,8 @@ from runtime.ops.metrics import Metrics
 from runtime.ops.server import HttpServer
 from runtime.ops.source import EngineSource
 from runtime.ops.updates import UpdateStream
-from runtime.types import CompiledWorkflow
+from runtime.types import BackendError, CompiledWorkflow
+from runtime.urls import UrlError
 
 _log = logging.getLogger("dagger.serve")
 
@@ -45,6 +46,12 @@ async def serve(options: ServeOptions) -> int:
         return exc.code
     try:
         await _serve(options, workflows)
+    except UrlError as exc:
+        sys.stderr.write(f"daggerc serve: {exc}\n")
+        return 2
+    except (BackendError, OSError) as exc:
+        sys.stderr.write(f"daggerc serve: {exc}\n")
+        return 1
     finally:
         logs.remove(handler)
     return 0

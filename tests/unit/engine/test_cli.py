@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -110,6 +111,55 @@ def test_errors_are_one_line_with_usage_and_failure_codes(
     with pytest.raises(SystemExit) as exit_info:
         main(["list", "--limit", "0"])
     assert exit_info.value.code == 2
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+def test_a_backend_that_cannot_be_used_is_one_line_and_exit_1(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    port = free_port()
+    (tmp_path / "a-file").write_text("not a folder")
+    beside_a_file = f"sqlite:///{tmp_path / 'a-file' / 'x.db'}"
+    cases = [
+        (
+            ("list", "--broker", f"kafka://127.0.0.1:{port}", "--store", "memory://"),
+            f"daggerc list: cannot reach Kafka at 127.0.0.1:{port}: no broker answered",
+        ),
+        (
+            ("status", "OrderWorkflow:A1", "--broker", beside_a_file),
+            f"daggerc status: cannot open the SQLite file {tmp_path / 'a-file' / 'x.db'}:",
+        ),
+    ]
+    for argv, want in cases:
+        code, out, err = daggerc(capsys, *argv)
+        assert (code, out) == (1, ""), argv
+        assert err.count("\n") == 1 and err.startswith(want), (argv, err)
+
+
+def test_a_worker_that_cannot_reach_kafka_says_so_and_exits_1() -> None:
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    argv = ["worker", "--broker", f"kafka://127.0.0.1:{port}", "--store", "memory://"]
+    done = subprocess.run(
+        [sys.executable, "-m", "codegen.cli", *argv],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last == f"daggerc worker: cannot reach Kafka at 127.0.0.1:{port}: no broker answered"
+    assert "Traceback" not in done.stderr
 
 
 def test_send_checks_the_key_and_publishes(capsys: pytest.CaptureFixture[str], db: str) -> None:
