@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         EncodeError,
         MessageRefused,
         RecordRefused,
+        SendFailed,
         Status,
         TopicSpec,
     )
@@ -50,6 +51,7 @@ __all__ = [
     "RunPage",
     "RunStatus",
     "RunSummary",
+    "SendFailed",
     "Status",
     "TopicSpec",
     "UnknownRunError",
@@ -66,6 +68,7 @@ _HOMES = {
     "EncodeError": "runtime.types",
     "MessageRefused": "runtime.types",
     "RecordRefused": "runtime.types",
+    "SendFailed": "runtime.types",
     "Status": "runtime.types",
     "TopicSpec": "runtime.types",
     "UrlError": "runtime.urls",

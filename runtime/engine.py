@@ -376,4 +376,4 @@ class Engine:
         name, n = base, 1
         while name in taken:
             name, n = f"{base}.{n}", n + 1
-        self._subscribers.append((Subscriber(self._core, topic, handler), name))
+        self._subscribers.append((Subscriber(self._core, topic, handler, self._life), name))

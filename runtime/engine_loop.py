@@ -33,6 +33,7 @@ from runtime.types import (
     Incoming,
     MessageArrived,
     Outgoing,
+    SendFailed,
     TopicSpec,
 )
 
@@ -68,7 +69,10 @@ async def consume(
             if not batch:
                 life.quiet(name, mark)
                 continue
-            await handle(batch)
+            try:
+                await handle(batch)
+            except Interrupted:
+                break  # not committed: the batch is delivered again
             await consumer.commit(batch)
     finally:
         await consumer.close()
@@ -260,17 +264,32 @@ def _decode(spec: TopicSpec[Any], rec: Incoming) -> tuple[object, str] | str:
     return message, key
 
 
+class Interrupted(Exception):
+    """A batch left unfinished because the engine stops: it is not committed, so its records
+    are delivered again."""
+
+
 class Subscriber:
     """Calls `handler(message)` for each message of one topic (its own consumer group). A
     message that does not decode, or whose handler raises, goes to the topic's dead-letter
-    topic with the reason (`daggerc dead-letters TOPIC --replay` sends it back)."""
+    topic with the reason (`daggerc dead-letters TOPIC --replay` sends it back). A handler
+    that raises `SendFailed` (its `engine.send` found the broker down) runs again after a pause,
+    from half a second up to `RETRY_MAX_S`, until the broker takes its message or the engine
+    stops (then the message is delivered again on the next start)."""
+
+    RETRY_MAX_S = 30.0
 
     def __init__(
-        self, core: Core, topic: TopicSpec[Any], handler: Callable[[Any], Awaitable[None]]
+        self,
+        core: Core,
+        topic: TopicSpec[Any],
+        handler: Callable[[Any], Awaitable[None]],
+        life: Lifecycle,
     ) -> None:
         self._core = core
         self.topic = topic
         self._handler = handler
+        self._life = life
 
     async def handle(self, rec: Incoming) -> None:
         try:
@@ -280,8 +299,29 @@ class Subscriber:
             await dead_letter(self._core, rec, reason)
             return
         try:
-            await self._handler(message)
+            await self._patiently(rec, message)
+        except Interrupted:
+            raise
         except Exception as exc:
             _log.exception("the handler of %s failed on %s", rec.topic, message_id(rec))
             reason = f"the handler of {rec.topic} raised {type(exc).__name__}: {exc}"
             await dead_letter(self._core, rec, reason)
+
+    async def _patiently(self, rec: Incoming, message: object) -> None:
+        """The handler, run again after a pause while it raises `SendFailed`."""
+        pause = 0.5
+        while True:
+            try:
+                await self._handler(message)
+                return
+            except SendFailed as exc:
+                _log.warning(
+                    "the handler of %s could not send (%s); it runs again on %s in %.1f s",
+                    rec.topic,
+                    exc,
+                    message_id(rec),
+                    pause,
+                )
+                if await self._life.sleep(pause):
+                    raise Interrupted from exc
+                pause = min(2 * pause, self.RETRY_MAX_S)

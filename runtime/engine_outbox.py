@@ -37,6 +37,7 @@ from runtime.types import (
     RemoveWait,
     RunCall,
     Send,
+    SendFailed,
     SetTimer,
     Store,
     TimerFired,
@@ -100,8 +101,12 @@ class Plan:
     def refused(self, reason: str, refusals: Refusals) -> None:
         """The broker refused this plan's messages for good: they stay in the run's outbox
         (`done` loses them), for housekeeping to send again once the broker takes them."""
-        self.done = [e for e in self.done if not isinstance(e, Send)]
+        self.unsent()
         refusals.report(self.instance.id, self.sends, reason)
+
+    def unsent(self) -> None:
+        """This plan's messages were not sent: they stay in the run's outbox."""
+        self.done = [e for e in self.done if not isinstance(e, Send)]
 
     def kept(self, early: tuple[EarlyMessage, ...]) -> None:
         """The messages kept for the new listeners, as read with the clearing put."""
@@ -205,18 +210,35 @@ async def send_plans(
     send: Callable[[list[Outgoing]], Awaitable[None]], plans: Sequence[Plan], refusals: Refusals
 ) -> None:
     """The messages of `plans`, in one `send`. When the broker refuses one for good, each
-    plan's go again on their own, and a plan whose messages it refuses keeps them owed."""
+    plan's go again on their own, and a plan whose messages it refuses keeps them owed. When the
+    broker does not take them this time (down, no leader), every plan keeps its messages owed:
+    housekeeping sends them again, and the engine goes on."""
     sends = [m for plan in plans for m in plan.sends]
     if not sends:
         return
     try:
         await send(sends)
+    except SendFailed as exc:
+        for plan in plans:
+            plan.unsent()
+        owing = sum(1 for p in plans if p.sends)
+        _log.warning(
+            "%d message(s) of %d run(s) stay in their outboxes, for housekeeping to send: %s",
+            len(sends),
+            owing,
+            exc,
+        )
     except MessageRefused:
         for plan in (p for p in plans if p.sends):
             try:
                 await send(plan.sends)
             except MessageRefused as exc:
                 plan.refused(str(exc), refusals)
+            except SendFailed as exc:
+                plan.unsent()
+                _log.warning(
+                    "instance %s: its messages stay in its outbox: %s", plan.instance.id, exc
+                )
 
 
 async def in_order(calls: list[Callable[[], Awaitable[None]]]) -> None:

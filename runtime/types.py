@@ -152,6 +152,12 @@ class MessageRefused(Exception):
     big for the topic, say). Sending the call's other messages again on their own may work."""
 
 
+class SendFailed(Exception):
+    """Raised by `Broker.send`: the broker did not take the messages this time (it cannot be
+    reached, a partition has no leader yet). Some of them may have been written; sending them
+    all again later is safe, since each carries its message id."""
+
+
 @frozen
 class Incoming:
     """A consumed message and its position, to commit once processed."""

@@ -29,6 +29,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import (
     CorruptRecordException,
     KafkaError,
+    KafkaTimeoutError,
     MessageSizeTooLargeError,
     OutOfOrderSequenceNumber,
     ProducerClosed,
@@ -41,7 +42,7 @@ from attrs import frozen
 
 from runtime.backends.kafka_consumer import KafkaConsumer, unreachable
 from runtime.backends.kafka_sender import BatchingProducer, Coalescer
-from runtime.types import BackendError, MessageRefused, Outgoing
+from runtime.types import BackendError, MessageRefused, Outgoing, SendFailed
 
 __all__ = [
     "KafkaBroker",
@@ -82,6 +83,9 @@ class KafkaSettings:
     # message (broker `message.max.bytes`, producer `max.request.size`); this leaves room for the
     # key, the headers and the batch around it. Raise it only with the brokers' and topics'.
     max_message_bytes: int = 1_000_000
+    # How long a send waits for the broker (metadata, room to queue) before it fails. The
+    # engine's messages then stay in their runs' outboxes and housekeeping sends them again.
+    request_timeout_ms: int = 40_000
 
 
 # --------------------------------------------------------------------------- aiokafka, typed
@@ -128,6 +132,7 @@ class KafkaBroker:
         fetch_max_wait_ms: int = 100,
         commit_interval_ms: int = 100,
         max_message_bytes: int = 1_000_000,
+        request_timeout_ms: int = 40_000,
     ) -> None:
         servers = tuple(s.strip() for s in bootstrap.split(",") if s.strip())
         if not servers:
@@ -136,6 +141,8 @@ class KafkaBroker:
             raise ValueError(f"'partitions' must be at least 1 (got {partitions})")
         if max_message_bytes < 1:
             raise ValueError(f"'max_message_bytes' must be at least 1 (got {max_message_bytes})")
+        if request_timeout_ms < 1:
+            raise ValueError(f"'request_timeout_ms' must be at least 1 (got {request_timeout_ms})")
         self.settings = KafkaSettings(
             bootstrap=servers,
             client_id=client_id,
@@ -145,6 +152,7 @@ class KafkaBroker:
             fetch_max_wait_ms=fetch_max_wait_ms,
             commit_interval_ms=commit_interval_ms,
             max_message_bytes=max_message_bytes,
+            request_timeout_ms=request_timeout_ms,
         )
         self.max_message_bytes: int | None = max_message_bytes
         self._producer: _Producer | None = None
@@ -184,6 +192,7 @@ class KafkaBroker:
             linger_ms=s.linger_ms,
             max_batch_size=s.max_batch_size,
             max_request_size=max(1_048_576, s.max_message_bytes + 65_536),
+            request_timeout_ms=s.request_timeout_ms,
             partitioner=self._partitioner,
         )
         await producer.start()
@@ -221,22 +230,29 @@ class KafkaBroker:
         A batch the broker refuses leaves its partition's sequence numbers taken but unwritten,
         so the idempotent producer's next batch to that partition would be refused as out of
         order, for good: after a refusal the broker starts a new producer (a new producer id),
-        and a send refused as out of order, or caught by that change, goes again once on it."""
+        and a send refused as out of order, or caught by that change, goes again once on it.
+        An error Kafka says may pass (no leader, no connection, a timeout) is `SendFailed`."""
+        topics = ", ".join(sorted({m.topic for m in messages}))
         for attempt in (1, 2):
             sender = _started(self._sender)
             try:
                 await sender.send(messages)
                 return
             except _REFUSED as exc:
-                await self._renew(sender)
-                topics = ", ".join(sorted({m.topic for m in messages}))
+                await self._renew(sender, exc)
                 raise MessageRefused(f"Kafka refused a message for {topics}: {exc}") from exc
-            except (OutOfOrderSequenceNumber, ProducerClosed):
-                if attempt == 2 or self._sender is None:
+            except (OutOfOrderSequenceNumber, ProducerClosed) as exc:
+                if self._sender is None:
                     raise
-                await self._renew(sender)
+                if attempt == 2:
+                    raise _not_taken(topics, exc) from exc
+                await self._renew(sender, exc)
+            except KafkaError as exc:
+                if isinstance(exc, KafkaTimeoutError) or exc.retriable:
+                    raise _not_taken(topics, exc) from exc
+                raise
 
-    async def _renew(self, sender: Coalescer) -> None:
+    async def _renew(self, sender: Coalescer, why: Exception) -> None:
         """A new producer in place of the one behind `sender` (unless it was renewed since); the
         old one is stopped after the swap, so its batches in flight finish or fail on their own."""
         async with self._renewing:
@@ -247,13 +263,17 @@ class KafkaBroker:
             if self._sender is not sender:  # closed meanwhile
                 await producer.stop()
                 return
-            log.warning("Kafka producer restarted after a refused batch (a new producer id)")
+            log.warning("Kafka producer restarted (a new producer id) after %s", type(why).__name__)
             self._producer, self._sender = producer, Coalescer(producer, self._partitioner)
         if old is not None:
             await old.stop()
 
     def consumer(self, group: str, topics: Sequence[str]) -> KafkaConsumer:
         return KafkaConsumer(self.settings, group, tuple(topics))
+
+
+def _not_taken(topics: str, exc: Exception) -> SendFailed:
+    return SendFailed(f"Kafka did not take messages for {topics}: {type(exc).__name__}: {exc}")
 
 
 class KeyPartitioner:
@@ -299,6 +319,7 @@ _INT_OPTIONS = (
     "fetch_max_wait_ms",
     "commit_interval_ms",
     "max_message_bytes",
+    "request_timeout_ms",
 )
 
 

@@ -32,6 +32,7 @@ pytestmark = KAFKA
 ORDERS = 200
 STOP_AT = 50  # finished runs when the broker stops
 OUTAGE_S = 3.0
+LONG_OUTAGE_S = 6.0  # several times the short test's request_timeout_ms
 START_EVERY_S = 0.02  # starts go on before, during and after the outage
 
 
@@ -48,10 +49,42 @@ def private_broker() -> Iterator[PrivateBroker]:
 async def test_runs_complete_across_a_broker_restart(
     private_broker: PrivateBroker, run_id: str, tmp_path: Path
 ) -> None:
+    await runs_complete_across_an_outage(private_broker, run_id, tmp_path, OUTAGE_S)
+
+
+async def test_runs_complete_across_an_outage_longer_than_a_send_waits(
+    private_broker: PrivateBroker, run_id: str, tmp_path: Path
+) -> None:
+    """Sends fail while the broker is down (`request_timeout_ms` is short here): the starts
+    still return, their commands wait in the outboxes for housekeeping, and the services'
+    replies (`engine.send` in a `subscribe` handler) go once the broker is back; nothing is
+    dead-lettered, and every run completes."""
+    await runs_complete_across_an_outage(
+        private_broker,
+        run_id,
+        tmp_path,
+        LONG_OUTAGE_S,
+        options="?request_timeout_ms=1000",
+        recover_after=2.0,
+    )
+
+
+async def runs_complete_across_an_outage(
+    private_broker: PrivateBroker,
+    run_id: str,
+    tmp_path: Path,
+    outage_s: float,
+    *,
+    options: str = "",
+    recover_after: float = 30.0,
+) -> None:
     space = Space(private_broker.bootstrap, run_id)
     group = await space.claim(space.group("engine"), ENGINE_TOPICS)
     store = f"sqlite:///{tmp_path / 'orders.db'}"
-    async with Engine(space.url, store, workflows=[OrderWorkflow], group=group) as engine:
+    url = space.url + options
+    async with Engine(
+        url, store, workflows=[OrderWorkflow], group=group, recover_after=recover_after
+    ) as engine:
         await serve_through_subscribe(engine, space)
         worker = asyncio.create_task(engine.run())
 
@@ -64,11 +97,11 @@ async def test_runs_complete_across_a_broker_restart(
         before_stop = await wait_finished(engine, STOP_AT, within=60)
         began = time.monotonic()
         await private_broker.stop()
-        await asyncio.sleep(OUTAGE_S)
+        await asyncio.sleep(outage_s)
         await private_broker.start()
         outage = time.monotonic() - began
         await starting
-        done = await wait_finished(engine, ORDERS, within=60)
+        done = await wait_finished(engine, ORDERS, within=120)
         assert not worker.done(), "the engine stopped during the outage"
         engine.shutdown()
         await worker

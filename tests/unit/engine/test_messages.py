@@ -6,7 +6,7 @@ from __future__ import annotations
 import orjson
 from attrs import evolve
 
-from runtime import Engine, Status
+from runtime import Engine, SendFailed, Status
 from runtime.types import MESSAGE_ID_HEADER, Outgoing
 
 from .flows import Doc, Msg, command, listen, process, topic, workflow
@@ -174,3 +174,30 @@ async def test_a_subscriber_dead_letters_what_it_cannot_take(url: str) -> None:
     assert reasons["b"].startswith("cannot decode a REQUESTS message")
     assert reasons["c"] == "the handler of REQUESTS raised RuntimeError: cannot serve c"
     assert [r.header(MESSAGE_ID_HEADER) for r in letters if r.key == "b"] == [b"bad-b"]
+
+
+async def test_a_subscriber_whose_send_fails_for_now_runs_again_and_dead_letters_nothing(
+    url: str,
+) -> None:
+    """A handler raising `SendFailed` (its `engine.send` found the broker down) runs again after
+    a pause, and its message is neither dead-lettered nor skipped: the run it answers completes."""
+    tries: list[str] = []
+
+    async def down_twice(m: Msg) -> None:
+        tries.append(m.key)
+        if len(tries) <= 2:
+            raise SendFailed("Kafka did not take messages for REPLIES: no broker answered")
+        await engine.send(REPLIES, Msg(m.key, f"ok:{m.key}"))
+
+    async with Engine(url, workflows=[PING]) as engine:
+        engine.subscribe(REQUESTS, down_twice)
+        run = await engine.start(PING, Doc("A1"))
+        await engine.run(until_idle=True)
+        status = await engine.status(run.id)
+        consumer = engine.broker.consumer("test-dlq", ["REQUESTS.dead-letter"])
+        await consumer.start()
+        letters = list(await consumer.fetch(10, 0.2))
+        await consumer.close()
+    assert tries == ["A1", "A1", "A1"]
+    assert letters == []
+    assert status is not None and status.status is Status.COMPLETED
