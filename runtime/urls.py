@@ -45,11 +45,32 @@ def open_backends(url: str, store_url: str | None = None) -> tuple[Broker, Store
         store_url = url
     store_scheme = _scheme(store_url, "store", STORE_SCHEMES)
     if broker_scheme == "sqlite" and store_scheme == "sqlite":
-        return open_sqlite(url, store_url)
+        try:
+            return open_sqlite(url, store_url)
+        except ValueError as exc:
+            raise UrlError(str(exc)) from exc
     return broker_from_url(url), store_from_url(store_url)
 
 
 def broker_from_url(url: str) -> Broker:
+    try:
+        return _broker(url)
+    except UrlError:
+        raise
+    except ValueError as exc:  # a backend's own parser: a bad host, option or value
+        raise UrlError(str(exc)) from exc
+
+
+def store_from_url(url: str) -> Store:
+    try:
+        return _store(url)
+    except UrlError:
+        raise
+    except ValueError as exc:  # as above
+        raise UrlError(str(exc)) from exc
+
+
+def _broker(url: str) -> Broker:
     scheme = _scheme(url, "broker", BROKER_SCHEMES)
     if scheme == "memory":
         return MemoryBroker()
@@ -62,7 +83,7 @@ def broker_from_url(url: str) -> Broker:
     return broker
 
 
-def store_from_url(url: str) -> Store:
+def _store(url: str) -> Store:
     scheme = _scheme(url, "store", STORE_SCHEMES)
     if scheme == "memory":
         return MemoryStore()

@@ -103,6 +103,17 @@ def test_errors_are_one_line_with_usage_and_failure_codes(
             "not a valid PAYMENT_LISTENER message",
         ),
         (("list", "--broker", "postgres://x"), 2, "scheme must be one of"),
+        (
+            ("list", "--broker", "kafka://h:9092?parts=3", "--store", "memory://"),
+            2,
+            "daggerc list: unknown option 'parts' in 'kafka://h:9092?parts=3'; known: client_id",
+        ),
+        (
+            ("list", "--broker", db, "--store", "aerospike://h:3000"),
+            2,
+            "daggerc list: the Aerospike URL names no namespace",
+        ),
+        (("list", "--broker", "sqlite://h/x.db"), 2, "sqlite URLs have no host"),
     ]
     for argv, want_code, want in cases:
         code, out, err = daggerc(capsys, *argv)
