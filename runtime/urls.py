@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from runtime.backends.memory import MemoryBroker, MemoryStore
 from runtime.backends.sqlite import SqliteBroker, SqliteStore, open_sqlite
@@ -22,6 +22,16 @@ STORE_SCHEMES = ("memory", "sqlite", "aerospike")
 
 class UrlError(ValueError):
     """A broker or store URL that names no backend this runtime has."""
+
+
+def redacted(url: str) -> str:
+    """`url` with the password of its user, if it names one, shown as `***` (for logs)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    userinfo, _, hosts = parts.netloc.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{hosts}"))
 
 
 def _scheme(url: str, role: str, allowed: tuple[str, ...]) -> str:

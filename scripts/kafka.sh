@@ -10,6 +10,8 @@
 # DAGGER_KAFKA_PORT (default 9092) is the client port; the controller listens on the next one.
 # DAGGER_CACHE (default ~/.cache/dagger) holds the jars (kafka-<version>/) and the running broker's
 # config, data and logs (kafka-run-<port>/). The jars come from Maven Central through kafka/pom.xml.
+# DAGGER_KAFKA_EXTRA_CONFIG names a properties file appended to the broker's config at `up`: a later
+# key wins, so it can add listeners (TLS, SASL) as the tests of secured connections do.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -99,6 +101,10 @@ group.initial.rebalance.delay.ms=0
 log.retention.hours=24
 log.segment.bytes=67108864
 EOF
+  if [[ -n "${DAGGER_KAFKA_EXTRA_CONFIG:-}" ]]; then
+    [[ -f "$DAGGER_KAFKA_EXTRA_CONFIG" ]] || die "DAGGER_KAFKA_EXTRA_CONFIG: no file $DAGGER_KAFKA_EXTRA_CONFIG"
+    { echo; echo "# From $DAGGER_KAFKA_EXTRA_CONFIG:"; cat "$DAGGER_KAFKA_EXTRA_CONFIG"; } >>"$RUN/server.properties"
+  fi
   cat >"$RUN/log4j2.properties" <<EOF
 status = warn
 appender.file.type = File

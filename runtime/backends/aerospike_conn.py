@@ -20,6 +20,7 @@ from aerospike import exception as aex
 from attrs import frozen
 
 from runtime.types import BackendError, RecordRefused
+from runtime.urls import redacted
 
 T = TypeVar("T")
 NEVER = -1  # the record TTL meaning "never expire", whatever the namespace's default TTL
@@ -62,20 +63,21 @@ class AerospikeConfig:
     def from_url(cls, url: str) -> AerospikeConfig:
         """`aerospike://[user:password@]host:port[,host:port]/namespace?prefix=&timeout_ms=&pool=`"""
         parts = urlsplit(url)
+        shown = redacted(url)
         if parts.scheme != "aerospike":
-            raise ValueError(f"expected an aerospike:// URL (got {url!r})")
+            raise ValueError(f"expected an aerospike:// URL (got {shown!r})")
         namespace = parts.path.strip("/")
         if not namespace:
-            raise ValueError(f"the Aerospike URL names no namespace: {url!r} (add /namespace)")
+            raise ValueError(f"the Aerospike URL names no namespace: {shown!r} (add /namespace)")
         netloc = parts.netloc.rsplit("@", 1)[-1]
-        hosts = tuple(_host(h, url) for h in netloc.split(",") if h)
+        hosts = tuple(_host(h, shown) for h in netloc.split(",") if h)
         if not hosts:
-            raise ValueError(f"the Aerospike URL names no host: {url!r}")
+            raise ValueError(f"the Aerospike URL names no host: {shown!r}")
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         unknown = sorted(set(query) - _URL_KEYS)
         if unknown:
             raise ValueError(
-                f"the Aerospike URL {url!r} has unknown option(s) {', '.join(unknown)}"
+                f"the Aerospike URL {shown!r} has unknown option(s) {', '.join(unknown)}"
                 f" (known: {', '.join(sorted(_URL_KEYS))})"
             )
         return cls(
@@ -84,8 +86,8 @@ class AerospikeConfig:
             prefix=query.get("prefix", "dagger_"),
             user=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,
-            timeout_ms=_positive(query, "timeout_ms", 1000, url),
-            pool_size=_positive(query, "pool", 16, url),
+            timeout_ms=_positive(query, "timeout_ms", 1000, shown),
+            pool_size=_positive(query, "pool", 16, shown),
         )
 
 

@@ -38,11 +38,14 @@ from aiokafka.errors import (
     for_code,
 )
 from aiokafka.partitioner import DefaultPartitioner, murmur2
-from attrs import frozen
+from attrs import field, frozen
 
-from runtime.backends.kafka_consumer import KafkaConsumer, unreachable
+from runtime.backends.kafka_consumer import KafkaConsumer, connecting
+from runtime.backends.kafka_security import OPTIONS as SECURITY_OPTIONS
+from runtime.backends.kafka_security import KafkaSecurity
 from runtime.backends.kafka_sender import BatchingProducer, Coalescer
 from runtime.types import BackendError, MessageRefused, Outgoing, SendFailed
+from runtime.urls import redacted
 
 __all__ = [
     "KafkaBroker",
@@ -86,6 +89,7 @@ class KafkaSettings:
     # How long a send waits for the broker (metadata, room to queue) before it fails. The
     # engine's messages then stay in their runs' outboxes and housekeeping sends them again.
     request_timeout_ms: int = 40_000
+    security: KafkaSecurity = field(factory=KafkaSecurity)  # TLS and SASL (kafka_security.py)
 
 
 # --------------------------------------------------------------------------- aiokafka, typed
@@ -133,6 +137,7 @@ class KafkaBroker:
         commit_interval_ms: int = 100,
         max_message_bytes: int = 1_000_000,
         request_timeout_ms: int = 40_000,
+        security: KafkaSecurity | None = None,
     ) -> None:
         servers = tuple(s.strip() for s in bootstrap.split(",") if s.strip())
         if not servers:
@@ -153,6 +158,7 @@ class KafkaBroker:
             commit_interval_ms=commit_interval_ms,
             max_message_bytes=max_message_bytes,
             request_timeout_ms=request_timeout_ms,
+            security=security or KafkaSecurity(),
         )
         self.max_message_bytes: int | None = max_message_bytes
         self._producer: _Producer | None = None
@@ -166,18 +172,17 @@ class KafkaBroker:
             return
         s = self.settings
         admin: _Admin = AIOKafkaAdminClient(
-            bootstrap_servers=list(s.bootstrap), client_id=f"{s.client_id}-admin"
+            bootstrap_servers=list(s.bootstrap),
+            client_id=f"{s.client_id}-admin",
+            **s.security.client_options(),
         )
-        try:
+        with connecting(s):
             await admin.start()
-        except KafkaError as exc:
-            raise unreachable(s, exc) from exc
         try:
-            producer = await self._new_producer()
-        except BaseException as exc:
+            with connecting(s):
+                producer = await self._new_producer()
+        except BaseException:
             await admin.close()
-            if isinstance(exc, KafkaError):
-                raise unreachable(s, exc) from exc
             raise
         self._admin, self._producer = admin, producer
         self._sender = Coalescer(producer, self._partitioner)
@@ -194,6 +199,7 @@ class KafkaBroker:
             max_request_size=max(1_048_576, s.max_message_bytes + 65_536),
             request_timeout_ms=s.request_timeout_ms,
             partitioner=self._partitioner,
+            **s.security.client_options(),
         )
         await producer.start()
         return producer
@@ -324,19 +330,24 @@ _INT_OPTIONS = (
 
 
 def kafka_broker_from_url(url: str) -> KafkaBroker:
-    """`kafka://host:9092[,host2:9092][?partitions=8&client_id=orders&linger_ms=0...]`."""
+    """`kafka://[user[:password]@]host:9092[,host2:9092][?partitions=8&client_id=orders...]`;
+    the security options are kafka_security.py's."""
     parts = urlsplit(url)
+    shown = redacted(url)
     if parts.scheme != "kafka":
-        raise ValueError(f"a Kafka URL must start with 'kafka://' (got {url!r})")
-    if not parts.netloc:
-        raise ValueError(f"a Kafka URL must name host:port after 'kafka://' (got {url!r})")
+        raise ValueError(f"a Kafka URL must start with 'kafka://' (got {shown!r})")
+    hosts = parts.netloc.rpartition("@")[2]
+    if not hosts:
+        raise ValueError(f"a Kafka URL must name host:port after 'kafka://' (got {shown!r})")
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
-    unknown = sorted(set(query) - {"client_id", *_INT_OPTIONS})
+    unknown = sorted(set(query) - {"client_id", *_INT_OPTIONS, *SECURITY_OPTIONS})
     if unknown:
-        known = ", ".join(("client_id", *_INT_OPTIONS))
-        raise ValueError(f"unknown option {unknown[0]!r} in {url!r}; known: {known}")
-    numbers = {name: _whole(url, name, query[name]) for name in _INT_OPTIONS if name in query}
-    return KafkaBroker(parts.netloc, client_id=query.get("client_id", "dagger"), **numbers)
+        known = ", ".join(("client_id", *_INT_OPTIONS, *SECURITY_OPTIONS))
+        raise ValueError(f"unknown option {unknown[0]!r} in {shown!r}; known: {known}")
+    numbers = {name: _whole(shown, name, query[name]) for name in _INT_OPTIONS if name in query}
+    security = KafkaSecurity.from_url(url, parts.username, parts.password, query)
+    client_id = query.get("client_id", "dagger")
+    return KafkaBroker(hosts, client_id=client_id, security=security, **numbers)
 
 
 def _whole(url: str, name: str, value: str) -> int:

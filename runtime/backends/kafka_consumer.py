@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol, cast
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
@@ -34,12 +34,37 @@ if TYPE_CHECKING:
 log = logging.getLogger("runtime.backends.kafka")
 
 
-def unreachable(settings: KafkaSettings, exc: Exception) -> BackendError:
-    """The error of a client that could not connect: which brokers, and why."""
-    where = ",".join(settings.bootstrap)
-    if isinstance(exc, KafkaConnectionError):
-        return BackendError(f"cannot reach Kafka at {where}: no broker answered")
-    return BackendError(f"cannot reach Kafka at {where}: {type(exc).__name__}: {exc}")
+@contextlib.contextmanager
+def connecting(settings: KafkaSettings) -> Iterator[None]:
+    """Turns a client's failure to start into a BackendError that says why: aiokafka logs the
+    reason (connection refused, a certificate, SASL) and raises only 'Unable to bootstrap'."""
+    reasons = _Reasons()
+    logger = logging.getLogger("aiokafka")
+    logger.addHandler(reasons)
+    try:
+        yield
+    except KafkaError as exc:
+        where = ",".join(settings.bootstrap)
+        if isinstance(exc, KafkaConnectionError):
+            why = reasons.last or "no broker answered"
+        else:
+            why = f"{type(exc).__name__}: {exc}"
+        raise BackendError(f"cannot connect to Kafka at {where}: {why}") from exc
+    finally:
+        logger.removeHandler(reasons)
+
+
+class _Reasons(logging.Handler):
+    """The last reason aiokafka logged for not connecting to a broker."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.last: str | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if text.startswith("Unable connect to "):
+            self.last = text.split(": ", 1)[-1]
 
 
 class _Record(Protocol):
@@ -92,12 +117,11 @@ class KafkaConsumer:
             fetch_max_wait_ms=s.fetch_max_wait_ms,
             heartbeat_interval_ms=s.heartbeat_interval_ms,
             session_timeout_ms=s.session_timeout_ms,
+            **s.security.client_options(),
         )
         consumer.subscribe(list(self.topics), listener=_Listener(self))
-        try:
+        with connecting(s):
             await consumer.start()
-        except KafkaError as exc:
-            raise unreachable(s, exc) from exc
         self._consumer = consumer
         self._committer = asyncio.create_task(self._commit_periodically())
         try:

@@ -158,7 +158,9 @@ def run_with_engine(
 
     # A command that fails says why in one line; aiokafka's own log of a refused connection
     # would print a second one first (there is no log configuration in a one-shot command).
-    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    quiet = logging.getLogger("aiokafka")
+    quiet.propagate = False
+    quiet.addHandler(logging.NullHandler())
     try:
         return asyncio.run(main())
     except CliError as exc:

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from runtime.engine import Engine  # noqa: PLC0415 (keeps `daggerc --help` light)
     from runtime.ops import logs  # noqa: PLC0415 (as above)
     from runtime.types import BackendError  # noqa: PLC0415 (as above)
-    from runtime.urls import UrlError  # noqa: PLC0415 (as above)
+    from runtime.urls import UrlError, redacted  # noqa: PLC0415 (as above)
 
     try:
         workflows = load_app(args.app)
@@ -56,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
         engine = Engine(args.broker, args.store, workflows, shutdown_grace=args.grace)
         async with engine:
             names = ", ".join(wf.name for wf in workflows)
-            log.info("worker serving %s on %s (store %s)", names, engine.url, engine.store_url)
+            broker, store = redacted(engine.url), redacted(engine.store_url)
+            log.info("worker serving %s on %s (store %s)", names, broker, store)
             await engine.run()
         log.info("worker stopped")
 

@@ -8,7 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -78,16 +78,17 @@ class PrivateBroker:
     """A broker of the test's own, run by `scripts/kafka.sh` on free ports, so stopping it
     disturbs nobody else's tests. `stop()` keeps its data; `start()` serves it again."""
 
-    def __init__(self) -> None:
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
         self.port = free_port_pair()
         self.bootstrap = f"127.0.0.1:{self.port}"
+        self.env = dict(env or {})  # for scripts/kafka.sh, e.g. DAGGER_KAFKA_EXTRA_CONFIG
 
     def up(self) -> None:
-        _script_sync("up", self.port)
+        _script_sync("up", self.port, self.env)
 
     def down(self) -> None:
         """Stop it and delete its data, and the script's lock file for this one-off port."""
-        _script_sync("down", self.port)
+        _script_sync("down", self.port, self.env)
         cache = Path(os.environ.get("DAGGER_CACHE", Path.home() / ".cache" / "dagger"))
         (cache / f"kafka-run-{self.port}.lock").unlink(missing_ok=True)
 
@@ -113,14 +114,14 @@ def free_port_pair() -> int:
     raise RuntimeError("no two consecutive free ports found on 127.0.0.1")
 
 
-def _env(port: int) -> dict[str, str]:
-    return {**os.environ, "DAGGER_KAFKA_PORT": str(port)}
+def _env(port: int, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    return {**os.environ, **(extra or {}), "DAGGER_KAFKA_PORT": str(port)}
 
 
-def _script_sync(command: str, port: int) -> None:
+def _script_sync(command: str, port: int, extra: Mapping[str, str] | None = None) -> None:
     done = subprocess.run(
         ["bash", str(KAFKA_SCRIPT), command],
-        env=_env(port),
+        env=_env(port, extra),
         capture_output=True,
         text=True,
         check=False,

@@ -141,7 +141,8 @@ def test_a_backend_that_cannot_be_used_is_one_line_and_exit_1(
     cases = [
         (
             ("list", "--broker", f"kafka://127.0.0.1:{port}", "--store", "memory://"),
-            f"daggerc list: cannot reach Kafka at 127.0.0.1:{port}: no broker answered",
+            f"daggerc list: cannot connect to Kafka at 127.0.0.1:{port}: [Errno 111] Connect call"
+            f" failed ('127.0.0.1', {port})",
         ),
         (
             ("status", "OrderWorkflow:A1", "--broker", beside_a_file),
@@ -169,7 +170,10 @@ def test_a_worker_that_cannot_reach_kafka_says_so_and_exits_1() -> None:
     )
     assert done.returncode == 1, done.stderr
     last = done.stderr.strip().splitlines()[-1]
-    assert last == f"daggerc worker: cannot reach Kafka at 127.0.0.1:{port}: no broker answered"
+    assert (
+        last == f"daggerc worker: cannot connect to Kafka at 127.0.0.1:{port}: [Errno 111] Connect"
+        f" call failed ('127.0.0.1', {port})"
+    )
     assert "Traceback" not in done.stderr
 
 
