@@ -1,5 +1,6 @@
 """Two worker processes share the order workflows in one consumer group over one SQLite file;
-one is killed with SIGKILL mid-run and the survivor finishes every run, none applied twice."""
+one is killed with SIGKILL mid-run and the survivor finishes every run, none applied twice. And a
+deploy: each worker in turn stopped with SIGTERM mid-run and replaced, and every run finishes."""
 
 from __future__ import annotations
 
@@ -81,6 +82,47 @@ async def test_a_survivor_finishes_every_run_of_a_killed_worker(
         f"killed with {before_kill} finished; the survivor finished the rest in {took_over:.1f} s"
     )
     print(f"the services received {duplicates} commands again (same ids)")
+
+
+async def test_a_rolling_restart_under_load_finishes_every_run(
+    bootstrap: str, run_id: str, tmp_path: Path
+) -> None:
+    """As a deploy does it: while runs start and move, each worker in turn gets SIGTERM (it must
+    exit cleanly: in-flight steps finished, offsets committed, the group left) and a new one
+    takes its place. Every run finishes, none applied an event twice, and the services saw each
+    command under its one id."""
+    space = Space(bootstrap, run_id)
+    group = await space.claim(space.group("engine"), ENGINE_TOPICS)
+    store = f"sqlite:///{tmp_path / 'orders.db'}"
+    async with (
+        Services(space).running() as services,
+        Engine(space.url, store, workflows=[OrderWorkflow], group=group) as client,
+    ):
+        with workers(["a", "b"], tmp_path, bootstrap, store, group) as first:
+            orders = space.orders(ORDERS)
+            warmed = await warm_up(client, orders, first)
+            starting = asyncio.ensure_future(paced(client, orders[warmed:]))
+            replaced: list[Worker] = []
+            try:
+                for turn, old in enumerate(first):
+                    reached = await wait_finished(client, KILL_AT * (turn + 1), within=60)
+                    assert reached < ORDERS, "every run finished before the restart"
+                    assert old.stop() == 0, old.log()
+                    replaced.append(Worker(f"{old.name}2", tmp_path, bootstrap, store, group))
+                await starting
+                done = await wait_finished(client, ORDERS, within=80)
+                logs = "".join(w.log() for w in replaced)
+                assert done == ORDERS, f"{done} of {ORDERS} finished\n{logs}"
+                for w in replaced:
+                    assert w.stop() == 0, w.log()
+            finally:
+                for w in replaced:
+                    if w.alive():
+                        w.kill()
+        found = await records(client, space, ORDERS)
+    wrong = {run.id: p for run in found if (p := problems(run, service_replies(run.state)))}
+    assert wrong == {}
+    assert ledger_problems(services.ledger, space) == []
 
 
 async def warm_up(client: Engine, orders: list[Order], members: list[Worker]) -> int:
