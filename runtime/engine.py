@@ -8,9 +8,11 @@
 Lifecycle: `async with` opens the backends (no background work yet). `start`, `status`, `list`,
 `cancel` and `send` work at any time inside it. `run()` does the work: it consumes the listener
 topics and every `subscribe`d topic, fires timers, runs calls and performs outboxes left behind,
-until `shutdown()`, SIGTERM or SIGINT; then it stops taking work, lets running calls finish for
-`shutdown_grace` seconds (what is still running is handed back: its RunCall stays owed and the run
-is announced on the hand-off topic), commits, and returns. `run(until_idle=True)` returns once
+until `shutdown()`, SIGTERM or SIGINT; then it stops taking work, lets running calls and steps
+finish for `shutdown_grace` seconds (what is still running is handed back: a call's RunCall stays
+owed and the run is announced on the hand-off topic; a step waiting on a broker that does not
+answer keeps its messages in its outbox and its batch uncommitted), commits, and returns. Closing
+waits at most a few seconds more for such a broker, so a worker stops in well under 30 s. `run(until_idle=True)` returns once
 there is nothing left to do; timers pending in the future are waited for, unless they are due more
 than `max_wait` seconds from now. `shutdown()` is idempotent; leaving the `async with` shuts down.
 
@@ -40,13 +42,10 @@ Decisions worth knowing:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
-import signal
-import threading
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -64,7 +63,13 @@ from runtime.engine_api import (
 from runtime.engine_batch import Batches
 from runtime.engine_calls import Calls
 from runtime.engine_core import Core
-from runtime.engine_idle import GC_THRESHOLDS, Lifecycle, collecting
+from runtime.engine_idle import (
+    GC_THRESHOLDS,
+    Lifecycle,
+    collecting,
+    end_loops,
+    signal_handlers,
+)
 from runtime.engine_loop import Intake, Subscriber, by_key, consume
 from runtime.engine_registry import HANDOFF_TOPIC, Registry, dead_letter_topic
 from runtime.engine_timers import Housekeeping, Timers
@@ -77,6 +82,7 @@ from runtime.types import (
     CompiledWorkflow,
     DecodeError,
     Outgoing,
+    SendFailed,
     Status,
     Store,
     TopicSpec,
@@ -87,6 +93,7 @@ S = TypeVar("S")
 M = TypeVar("M")
 
 _log = logging.getLogger("dagger.engine")
+HAND_OFF_TIMEOUT_S = 3.0  # how long stopping waits to ask another worker to take runs over
 
 
 def _seconds(value: timedelta | float | None) -> float | None:
@@ -216,7 +223,8 @@ class Engine:
         self._running, self._ran = True, asyncio.Event()
         self._life.begin()
         try:
-            with self._signal_handlers(not until_idle), collecting(self._gc):
+            wanted = not until_idle and self._signals
+            with signal_handlers(self.shutdown, wanted), collecting(self._gc):
                 await self._work(until_idle, max_wait)
         except BaseExceptionGroup as group:
             if len(group.exceptions) == 1:
@@ -234,21 +242,21 @@ class Engine:
             await self._house.recover_all()
             topics = [*self.registry.listened, HANDOFF_TOPIC]
             consumer = self.broker.consumer(self._group, topics)
-            tg.create_task(
-                consume("intake", consumer, self._intake.handle_batch, self._life, self._batch)
-            )
+            intake = consume("intake", consumer, self._intake.handle_batch, self._life, self._batch)
+            loops = [tg.create_task(intake)]
             subscribed = [s.topic.name for s, _g in self._subscribers]
             await self.broker.ensure_topics([dead_letter_topic(t) for t in subscribed])
             for sub, group in self._subscribers:
                 c = self.broker.consumer(group, [sub.topic.name])
                 handle = functools.partial(by_key, handle=sub.handle)
-                tg.create_task(consume(group, c, handle, self._life, self._batch))
-            tg.create_task(self._timers.run())
-            tg.create_task(self._house.run())
+                loops.append(tg.create_task(consume(group, c, handle, self._life, self._batch)))
+            loops.append(tg.create_task(self._timers.run()))
+            loops.append(tg.create_task(self._house.run()))
             if until_idle:
                 tg.create_task(self._stop_when_idle(max_wait))
             await self._life.wait_stop()
-            abandoned = await self._calls.drain(self._grace)
+            ending = end_loops(loops, self._grace)
+            abandoned, _ = await asyncio.gather(self._calls.drain(self._grace), ending)
         await self._hand_off(abandoned)
 
     async def _stop_when_idle(self, max_wait: float | None) -> None:
@@ -259,27 +267,21 @@ class Engine:
         await self._life.until_idle(busy, self._timers.next_due, max_wait, 0.0 if local else 0.5)
         self.shutdown()
 
-    @contextlib.contextmanager
-    def _signal_handlers(self, wanted: bool) -> Iterator[None]:
-        if not (wanted and self._signals and threading.current_thread() is threading.main_thread()):
-            yield
-            return
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self.shutdown)
-        try:
-            yield
-        finally:
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.remove_signal_handler(sig)
-
     async def _hand_off(self, ids: Iterable[str]) -> None:
+        """Ask another worker to take over these runs now (their outboxes owe calls); if the
+        broker does not take the request soon, housekeeping finds the runs anyway."""
         messages = [
             Outgoing(HANDOFF_TOPIC, iid, iid.encode(), ((MESSAGE_ID_HEADER, uuid.uuid4().bytes),))
             for iid in sorted(ids)
         ]
-        if messages:
-            await self.broker.send(messages)
+        if not messages:
+            return
+        try:
+            await asyncio.wait_for(self.broker.send(messages), HAND_OFF_TIMEOUT_S)
+        except (TimeoutError, SendFailed) as exc:
+            _log.warning(
+                "%d run(s) not handed off (%r); housekeeping recovers them", len(messages), exc
+            )
 
     def _require_open(self) -> None:
         if not self._open:

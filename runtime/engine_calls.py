@@ -40,7 +40,6 @@ class Calls:
         self._pool: Threads | None = None
         self._tasks: dict[CallKey, asyncio.Task[None]] = {}
         self._per_run: collections.Counter[str] = collections.Counter()  # attempts under way
-        self._in_user_code: set[CallKey] = set()
         self.deferred: set[str] = set()
 
     @property
@@ -74,11 +73,7 @@ class Calls:
     async def _run(self, key: CallKey, node: Call[Any], state: object) -> None:
         iid, n, attempt = key
         try:
-            self._in_user_code.add(key)
-            try:
-                result, error = await self._attempt(node, state)
-            finally:
-                self._in_user_code.discard(key)
+            result, error = await self._attempt(node, state)
             event = CallFinished(f"call/{n}/{attempt}", n, attempt, result, error, base=state)
             try:
                 await self._process(iid, event)
@@ -120,9 +115,11 @@ class Calls:
         rest; returns the instances whose attempts were abandoned (their RunCall is still owed)."""
         if self._tasks:
             await asyncio.wait(list(self._tasks.values()), timeout=grace)
-        abandoned = {key[0] for key in self._in_user_code}
-        for key in list(self._in_user_code):
-            self._tasks[key].cancel()
+        abandoned = set()
+        for key, task in list(self._tasks.items()):  # in user code, or applying its result (a
+            if not task.done():  # broker that does not answer holds that): the call stays owed
+                abandoned.add(key[0])
+                task.cancel()
         if self._tasks:
             await asyncio.wait(list(self._tasks.values()))
         self._group = None

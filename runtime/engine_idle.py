@@ -1,5 +1,6 @@
-"""When to stop: a stop request, and (for `run(until_idle=True)`) knowing that all work is done;
-and the garbage collector's settings while an engine runs (`collecting`).
+"""When to stop: a stop request (SIGTERM and SIGINT among them), and (for `run(until_idle=True)`)
+knowing that all work is done; how long stopping waits (`end_loops`); and the garbage collector's
+settings while an engine runs (`collecting`).
 
 Idle means: every consumer loop's latest fetch found nothing although it began after the last piece
 of work anywhere (so nothing sent before it can be missing), no call is running, no event is being
@@ -14,8 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
+import signal
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
+
+_log = logging.getLogger("dagger.engine")
 
 
 class Lifecycle:
@@ -129,3 +135,35 @@ def collecting(thresholds: tuple[int, int, int] | None) -> Iterator[None]:
         _collector.pop()
         if not _collector:
             gc.set_threshold(*first)
+
+
+@contextlib.contextmanager
+def signal_handlers(stop: Callable[[], None], wanted: bool) -> Iterator[None]:
+    """SIGTERM and SIGINT call `stop` while the block runs (when wanted, on the main thread)."""
+    if not (wanted and threading.current_thread() is threading.main_thread()):
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop)
+    try:
+        yield
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+async def end_loops(loops: list[asyncio.Task[None]], grace: float) -> None:
+    """After a stop: give the loops `grace` seconds to finish what they hold, then cancel those
+    still waiting (on a broker that does not answer). Whatever they did not finish is in the
+    store (outboxes) or not yet committed (delivered again), for the next start."""
+    _done, waiting = await asyncio.wait(loops, timeout=grace)
+    if waiting:
+        _log.warning(
+            "%d loop(s) still waiting on the broker %.0f s after the stop were cancelled;"
+            " what they held is resent or delivered again on the next start",
+            len(waiting),
+            grace,
+        )
+    for task in waiting:
+        task.cancel()

@@ -40,7 +40,12 @@ from aiokafka.errors import (
 from aiokafka.partitioner import DefaultPartitioner, murmur2
 from attrs import field, frozen
 
-from runtime.backends.kafka_consumer import KafkaConsumer, connecting
+from runtime.backends.kafka_consumer import (
+    CLOSE_TIMEOUT_S,
+    KafkaConsumer,
+    abandon_producer,
+    connecting,
+)
 from runtime.backends.kafka_security import OPTIONS as SECURITY_OPTIONS
 from runtime.backends.kafka_security import KafkaSecurity
 from runtime.backends.kafka_sender import BatchingProducer, Coalescer
@@ -208,7 +213,7 @@ class KafkaBroker:
         producer, admin = self._producer, self._admin
         self._producer = self._admin = self._sender = None
         if producer is not None:
-            await producer.stop()  # flushes what is still buffered
+            await _stop(producer)
         if admin is not None:
             await admin.close()
 
@@ -272,10 +277,23 @@ class KafkaBroker:
             log.warning("Kafka producer restarted (a new producer id) after %s", type(why).__name__)
             self._producer, self._sender = producer, Coalescer(producer, self._partitioner)
         if old is not None:
-            await old.stop()
+            await _stop(old)
 
     def consumer(self, group: str, topics: Sequence[str]) -> KafkaConsumer:
         return KafkaConsumer(self.settings, group, tuple(topics))
+
+
+async def _stop(producer: _Producer) -> None:
+    """Stop `producer`, flushing what it still buffers, for at most CLOSE_TIMEOUT_S."""
+    try:
+        await asyncio.wait_for(producer.stop(), CLOSE_TIMEOUT_S)
+    except TimeoutError:
+        log.warning(
+            "Kafka did not acknowledge every message within %.0f s of closing; they stay in"
+            " their runs' outboxes, sent again by housekeeping or when a worker starts",
+            CLOSE_TIMEOUT_S,
+        )
+        await abandon_producer(producer)
 
 
 def _not_taken(topics: str, exc: Exception) -> SendFailed:

@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("runtime.backends.kafka")
 
 
+CLOSE_TIMEOUT_S = 5.0  # how long closing waits for a broker that does not answer
+
+
 @contextlib.contextmanager
 def connecting(settings: KafkaSettings) -> Iterator[None]:
     """Turns a client's failure to start into a BackendError that says why: aiokafka logs the
@@ -52,6 +55,34 @@ def connecting(settings: KafkaSettings) -> Iterator[None]:
         raise BackendError(f"cannot connect to Kafka at {where}: {why}") from exc
     finally:
         logger.removeHandler(reasons)
+
+
+async def abandon_consumer(consumer: object) -> None:
+    """After `stop()` gave up on a broker that does not answer: end the consumer's own tasks and
+    close its connections without it. aiokafka (pinned below 0.15) has no call for this, so its
+    parts are reached by name; nothing is left retrying behind an engine that closed."""
+    coordinator = getattr(consumer, "_coordinator", None)
+    for name in ("_coordination_task", "_heartbeat_task", "_commit_refresh_task"):
+        task = getattr(coordinator, name, None)
+        if isinstance(task, asyncio.Task) and not task.done():
+            task.cancel()
+    fetcher = getattr(consumer, "_fetcher", None)
+    if fetcher is not None:
+        await fetcher.close()
+    client = getattr(consumer, "_client", None)
+    if client is not None:
+        await client.close()
+
+
+async def abandon_producer(producer: object) -> None:
+    """As `abandon_consumer`, for a producer whose `stop()` gave up: its sender stops retrying
+    and its connections close (what Kafka did not acknowledge stays in the runs' outboxes)."""
+    sender = getattr(producer, "_sender", None)
+    if sender is not None:
+        await sender.close()
+    client = getattr(producer, "client", None)
+    if client is not None:
+        await client.close()
 
 
 class _Reasons(logging.Handler):
@@ -155,13 +186,19 @@ class KafkaConsumer:
         consumer, self._consumer = self._consumer, None
         if consumer is None:
             return
+        deadline = asyncio.get_running_loop().time() + CLOSE_TIMEOUT_S
         try:
             await self._stop_committer()
-            await self._flush(consumer)
-        except KafkaError as e:
-            log.warning("consumer group %r: last commit failed on close: %s", self.group, e)
+            await asyncio.wait_for(self._flush(consumer), CLOSE_TIMEOUT_S)
+        except (KafkaError, TimeoutError) as e:
+            log.warning("consumer group %r: last commit failed on close: %r", self.group, e)
         finally:
-            await consumer.stop()  # leaves the group: its partitions move at once
+            left = max(1.0, deadline - asyncio.get_running_loop().time())
+            try:  # leaves the group: its partitions move at once
+                await asyncio.wait_for(consumer.stop(), left)
+            except TimeoutError:
+                log.warning("consumer group %r: Kafka did not answer on close", self.group)
+                await abandon_consumer(consumer)
         self._raise_failure()
 
     async def _stop_committer(self) -> None:

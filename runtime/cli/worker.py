@@ -1,7 +1,8 @@
 """`daggerc worker --app PACKAGE [--broker URL] [--store URL]`: serve until SIGTERM or SIGINT.
 
-On a signal it stops taking work, lets running calls finish (up to --grace seconds; the rest are
-handed back for the next worker), commits and exits 0.
+On a signal it stops taking work, lets running calls and steps finish (up to --grace seconds; the
+rest are handed back for the next worker, or left in outboxes when Kafka does not answer), commits
+and exits 0.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=10.0,
         metavar="S",
-        help="seconds running calls get to finish on shutdown (default 10)",
+        help="seconds running calls and steps get to finish on shutdown (default 10)",
     )
     parser.add_argument(
         "--log-format", choices=("text", "json"), default="text", help="log lines as text or JSON"

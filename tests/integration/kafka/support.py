@@ -161,8 +161,10 @@ class Services:
         return reply
 
 
-async def serve_through_subscribe(engine: Engine, space: Space) -> None:
-    """Payment approves every charge of this test's orders; fulfilment packs every box."""
+async def serve_through_subscribe(engine: Engine, space: Space, *, claim: bool = True) -> None:
+    """Payment approves every charge of this test's orders; fulfilment packs every box. The
+    services' groups start at the end of their topics (`claim`), or where an earlier engine of
+    this test left them."""
 
     async def payment(charge: Charge) -> None:
         if space.owns(charge.order_id):
@@ -174,8 +176,10 @@ async def serve_through_subscribe(engine: Engine, space: Space) -> None:
             packed = BoxPacked(fulfil.box_id, "dhl")
             await engine.send(FULFILLMENT_LISTENER, packed, message_id=f"packed:{fulfil.box_id}")
 
-    payments = await space.claim(space.group("payment"), [PAYMENT_COMMAND.name])
-    fulfilments = await space.claim(space.group("fulfilment"), [FULFILLMENT_COMMAND.name])
+    payments, fulfilments = space.group("payment"), space.group("fulfilment")
+    if claim:
+        await space.claim(payments, [PAYMENT_COMMAND.name])
+        await space.claim(fulfilments, [FULFILLMENT_COMMAND.name])
     engine.subscribe(PAYMENT_COMMAND, payment, group=payments)
     engine.subscribe(FULFILLMENT_COMMAND, fulfilment, group=fulfilments)
 

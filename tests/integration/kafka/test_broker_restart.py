@@ -111,3 +111,51 @@ async def runs_complete_across_an_outage(
     wrong = {run.id: p for run in found if (p := problems(run, replies(run.state)))}
     assert wrong == {}
     print(f"broker down for {outage:.1f} s with {before_stop} of {ORDERS} runs finished")
+
+
+STOP_WITHIN_S = 25.0  # under the 30 s an orchestrator usually waits before SIGKILL
+
+
+async def test_a_worker_stops_in_time_while_the_broker_is_down_and_loses_nothing(
+    private_broker: PrivateBroker, run_id: str, tmp_path: Path
+) -> None:
+    """Stopping a worker whose steps wait on a broker that is down does not hang: what it held
+    stays in outboxes or uncommitted, and a worker started once the broker is back finishes
+    every run, each event applied once."""
+    space = Space(private_broker.bootstrap, run_id)
+    group = await space.claim(space.group("engine"), ENGINE_TOPICS)
+    store = f"sqlite:///{tmp_path / 'orders.db'}"
+    orders = space.orders(ORDERS)
+    async with Engine(space.url, store, workflows=[OrderWorkflow], group=group) as engine:
+        await serve_through_subscribe(engine, space)
+        worker = asyncio.create_task(engine.run())
+
+        async def start_all() -> None:
+            for order in orders:
+                await engine.start(OrderWorkflow, order)
+                await asyncio.sleep(START_EVERY_S)
+
+        starting = asyncio.create_task(start_all())
+        before_stop = await wait_finished(engine, STOP_AT, within=60)
+        await private_broker.stop()
+        began = time.monotonic()
+        engine.shutdown()
+        await worker
+        starting.cancel()
+    stopped_in = time.monotonic() - began
+    await private_broker.start()
+    async with Engine(space.url, store, workflows=[OrderWorkflow], group=group) as engine:
+        await serve_through_subscribe(engine, space, claim=False)
+        worker = asyncio.create_task(engine.run())
+        for order in orders:  # those not started before the stop (a start is idempotent)
+            await engine.start(OrderWorkflow, order)
+        done = await wait_finished(engine, ORDERS, within=120)
+        engine.shutdown()
+        await worker
+        found = await records(engine, space, ORDERS)
+    assert stopped_in < STOP_WITHIN_S, f"stopping took {stopped_in:.1f} s"
+    assert STOP_AT <= before_stop < ORDERS, "the broker stopped before or after the runs"
+    assert done == ORDERS
+    wrong = {run.id: p for run in found if (p := problems(run, replies(run.state)))}
+    assert wrong == {}
+    print(f"stopped in {stopped_in:.1f} s with the broker down and {before_stop} runs finished")
