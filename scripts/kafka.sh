@@ -12,6 +12,7 @@
 # config, data and logs (kafka-run-<port>/). The jars come from Maven Central through kafka/pom.xml.
 # DAGGER_KAFKA_EXTRA_CONFIG names a properties file appended to the broker's config at `up`: a later
 # key wins, so it can add listeners (TLS, SASL) as the tests of secured connections do.
+# DAGGER_KAFKA_ADD_SCRAM ('SCRAM-SHA-512=[name=u,password=p]') creates a SCRAM user at `up`.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -135,8 +136,10 @@ cluster_id() {
 java_opts=(-Djava.awt.headless=true "-Dlog4j2.configurationFile=$RUN/log4j2.properties")
 
 format_storage() {
+  local scram=()
+  [[ -n "${DAGGER_KAFKA_ADD_SCRAM:-}" ]] && scram=(--add-scram "$DAGGER_KAFKA_ADD_SCRAM")
   java "${java_opts[@]}" -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -cp "$JARS/*" \
-    kafka.tools.StorageTool format --standalone --cluster-id "$(cluster_id)" \
+    kafka.tools.StorageTool format --standalone --cluster-id "$(cluster_id)" "${scram[@]}" \
     --config "$RUN/server.properties" >"$RUN/logs/format.log" 2>&1 9>&- \
     || die "formatting storage failed; see $RUN/logs/format.log"
 }

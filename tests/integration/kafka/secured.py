@@ -1,6 +1,7 @@
 """A private broker with a SASL_SSL listener beside its plain one: certificates made with openssl
 for the test (an authority, and a broker certificate for 127.0.0.1 it signed), SASL PLAIN with one
-user, and the broker's config extended through scripts/kafka.sh's DAGGER_KAFKA_EXTRA_CONFIG."""
+user and SCRAM-SHA-512 with another, and the broker's config extended through scripts/kafka.sh
+(DAGGER_KAFKA_EXTRA_CONFIG, and DAGGER_KAFKA_ADD_SCRAM for the SCRAM user)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from attrs import frozen
 
 from .processes import PrivateBroker
 
-USER = "dagger"
+USER = "dagger"  # SASL PLAIN
+SCRAM_USER = "dagger-scram"  # SCRAM-SHA-512 only
 PASSWORD = "not-a-real-secret"
 
 
@@ -46,7 +48,9 @@ def secured_broker(folder: Path) -> Secured:
                 f"CONTROLLER://127.0.0.1:{controller},SECURE://127.0.0.1:{port}",
                 "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,"
                 "SECURE:SASL_SSL",
-                "listener.name.secure.sasl.enabled.mechanisms=PLAIN",
+                "listener.name.secure.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-512",
+                "listener.name.secure.scram-sha-512.sasl.jaas.config="
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;",
                 "listener.name.secure.plain.sasl.jaas.config="
                 "org.apache.kafka.common.security.plain.PlainLoginModule required"
                 f' user_{USER}="{PASSWORD}";',
@@ -57,6 +61,7 @@ def secured_broker(folder: Path) -> Secured:
         )
     )
     broker.env["DAGGER_KAFKA_EXTRA_CONFIG"] = str(config)
+    broker.env["DAGGER_KAFKA_ADD_SCRAM"] = f"SCRAM-SHA-512=[name={SCRAM_USER},password={PASSWORD}]"
     return Secured(broker, port, ca / "cert.pem", other / "cert.pem")
 
 

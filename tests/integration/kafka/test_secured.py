@@ -13,7 +13,7 @@ from generated.orders import OrderWorkflow
 from runtime import BackendError, Engine
 from runtime.backends.kafka_security import PASSWORD_ENV
 
-from .secured import PASSWORD, Secured, secured_broker
+from .secured import PASSWORD, SCRAM_USER, USER, Secured, secured_broker
 from .support import ENGINE_TOPICS, KAFKA, Space, serve_through_subscribe, wait_finished
 
 pytestmark = KAFKA
@@ -31,14 +31,20 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
         found.broker.down()
 
 
+LOGINS = {"plain": (USER, ""), "scram-sha-512": (SCRAM_USER, "&sasl_mechanism=SCRAM-SHA-512")}
+
+
+@pytest.mark.parametrize("login", sorted(LOGINS))
 async def test_runs_complete_over_sasl_ssl(
-    secured: Secured, run_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    secured: Secured, run_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, login: str
 ) -> None:
+    user, options = LOGINS[login]
     monkeypatch.setenv(PASSWORD_ENV, PASSWORD)  # kept out of the URL
     space = Space(secured.broker.bootstrap, run_id)  # claims go through the plain listener
     group = await space.claim(space.group("engine"), ENGINE_TOPICS)
     store = f"sqlite:///{tmp_path / 'orders.db'}"
-    async with Engine(secured.url(), store, workflows=[OrderWorkflow], group=group) as engine:
+    url = secured.url(user=user, options=options)
+    async with Engine(url, store, workflows=[OrderWorkflow], group=group) as engine:
         await serve_through_subscribe(engine, space)
         worker = asyncio.create_task(engine.run())
         for order in space.orders(ORDERS):
