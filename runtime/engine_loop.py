@@ -43,6 +43,7 @@ ERROR_HEADER = "dagger-error"
 SOURCE_TOPIC_HEADER = "dagger-source-topic"
 SOURCE_PARTITION_HEADER = "dagger-source-partition"
 SOURCE_OFFSET_HEADER = "dagger-source-offset"
+RETRY_FIRST_S, RETRY_MAX_S = 0.5, 30.0  # pauses before sending again to a broker that is down
 DEAD_LETTER_HEADERS = frozenset(
     {ERROR_HEADER, SOURCE_TOPIC_HEADER, SOURCE_PARTITION_HEADER, SOURCE_OFFSET_HEADER}
 )  # what a dead letter carries beyond the message's own headers
@@ -242,7 +243,16 @@ async def dead_letter(core: Core, rec: Incoming, reason: str) -> None:
         (SOURCE_OFFSET_HEADER, str(rec.offset).encode()),
     )
     target = dead_letter_topic(rec.topic)
-    await core.broker.send([Outgoing(target, rec.key, rec.value, headers)])
+    letter = [Outgoing(target, rec.key, rec.value, headers)]
+    pause = RETRY_FIRST_S
+    while True:  # the batch waits: its offsets are committed only once the letter is sent
+        try:
+            await core.broker.send(letter)
+            break
+        except SendFailed as exc:
+            _log.warning("the dead letter of %s waits for the broker: %s", message_id(rec), exc)
+            await asyncio.sleep(pause)  # a stopping engine cancels this wait after its grace
+            pause = min(2 * pause, RETRY_MAX_S)
     core.observer.on_dead_letter(rec.topic, reason)
     _log.warning(
         "dead-lettered %s/%d/%d to %s: %s", rec.topic, rec.partition, rec.offset, target, reason
@@ -274,10 +284,8 @@ class Subscriber:
     message that does not decode, or whose handler raises, goes to the topic's dead-letter
     topic with the reason (`daggerc dead-letters TOPIC --replay` sends it back). A handler
     that raises `SendFailed` (its `engine.send` found the broker down) runs again after a pause,
-    from half a second up to `RETRY_MAX_S`, until the broker takes its message or the engine
+    from RETRY_FIRST_S doubling up to RETRY_MAX_S, until the broker takes its message or the engine
     stops (then the message is delivered again on the next start)."""
-
-    RETRY_MAX_S = 30.0
 
     def __init__(
         self,
@@ -309,7 +317,7 @@ class Subscriber:
 
     async def _patiently(self, rec: Incoming, message: object) -> None:
         """The handler, run again after a pause while it raises `SendFailed`."""
-        pause = 0.5
+        pause = RETRY_FIRST_S
         while True:
             try:
                 await self._handler(message)
@@ -324,4 +332,4 @@ class Subscriber:
                 )
                 if await self._life.sleep(pause):
                     raise Interrupted from exc
-                pause = min(2 * pause, self.RETRY_MAX_S)
+                pause = min(2 * pause, RETRY_MAX_S)

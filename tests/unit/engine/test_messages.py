@@ -3,7 +3,10 @@ re-keying, idempotent start, dead letters."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import orjson
+import pytest
 from attrs import evolve
 
 from runtime import Engine, SendFailed, Status
@@ -201,3 +204,42 @@ async def test_a_subscriber_whose_send_fails_for_now_runs_again_and_dead_letters
     assert tries == ["A1", "A1", "A1"]
     assert letters == []
     assert status is not None and status.status is Status.COMPLETED
+
+
+async def test_a_dead_letter_the_broker_does_not_take_yet_waits_for_it(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kafka down when a message must be dead-lettered: the letter is sent again after a pause
+    (the engine neither stops nor drops it), and the other messages are handled after it."""
+    handled: list[str] = []
+
+    async def service(m: Msg) -> None:
+        handled.append(m.key)
+
+    async with Engine(url, workflows=[PING]) as engine:
+        engine.subscribe(REQUESTS, service)
+        send = engine.broker.send
+        refused: list[str] = []
+
+        async def down_for_letters(messages: Sequence[Outgoing]) -> None:
+            letters = [m.topic for m in messages if m.topic.endswith(".dead-letter")]
+            if letters and len(refused) < 2:
+                refused.extend(letters)
+                raise SendFailed("Kafka did not take messages for REQUESTS.dead-letter: down")
+            await send(messages)
+
+        monkeypatch.setattr(engine.broker, "send", down_for_letters)
+        await send(
+            [
+                Outgoing("REQUESTS", "a", b"\xff not json", ((MESSAGE_ID_HEADER, b"bad-a"),)),
+                Outgoing("REQUESTS", "a", REQUESTS.encode(Msg("a")), ()),
+            ]
+        )
+        await engine.run(until_idle=True)
+        consumer = engine.broker.consumer("test-dlq", ["REQUESTS.dead-letter"])
+        await consumer.start()
+        letters = list(await consumer.fetch(10, 0.2))
+        await consumer.close()
+    assert refused == ["REQUESTS.dead-letter", "REQUESTS.dead-letter"]
+    assert [r.header(MESSAGE_ID_HEADER) for r in letters] == [b"bad-a"]
+    assert handled == ["a"]
