@@ -272,7 +272,7 @@ class KafkaBroker:
             old = self._producer
             producer = await self._new_producer()
             if self._sender is not sender:  # closed meanwhile
-                await producer.stop()
+                await _stop(producer)
                 return
             log.warning("Kafka producer restarted (a new producer id) after %s", type(why).__name__)
             self._producer, self._sender = producer, Coalescer(producer, self._partitioner)
