@@ -30,6 +30,8 @@ from runtime.engine_outbox import (
     Plan,
     direct_waits,
     in_order,
+    observe_finish,
+    observe_step,
     owed,
     send_plans,
     settle,
@@ -266,10 +268,10 @@ class Batches:
         core.decoded.keep(s.job.iid, s.put.record.data, s.t.instance, s.recorded)
         if s.before is None:
             core.observer.on_status(s.job.iid, s.wf.name, Status.EXECUTING)
-            core.observe_finish(s.t.instance, s.t.effects)
+            observe_finish(core.observer, s.t.instance, s.t.effects)
         else:
             assert s.job.event is not None
-            core.observe(s.wf, s.before, s.job.event, s.t, s.seconds)
+            observe_step(core.observer, s.wf, s.before, s.job.event, s.t, seconds=s.seconds)
         s.plan = plan = Plan(s.wf, s.t.instance)
         for i in s.put.index:
             plan.note(i)

@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from runtime import machine, record
@@ -35,11 +35,12 @@ from runtime.engine_outbox import (
     Plan,
     Refusals,
     direct_waits,
-    event_kind,
     in_order,
     indirect,
     kept_event,
     kept_incoming,
+    observe_finish,
+    observe_step,
     owed,
     send_plans,
     settle,
@@ -59,7 +60,6 @@ from runtime.types import (
     Effect,
     EncodeError,
     Event,
-    Finished,
     Incoming,
     IndexEffect,
     IndexingStore,
@@ -71,7 +71,6 @@ from runtime.types import (
     Store,
     StoredInstance,
     TimerFired,
-    Transition,
     Written,
 )
 
@@ -141,7 +140,7 @@ class Core:
                 return None  # it exists, or another process created it a moment ago
             created = True
             self.observer.on_status(iid, wf.name, Status.EXECUTING)
-            self.observe_finish(t.instance, t.effects)
+            observe_finish(self.observer, t.instance, t.effects)
             return await self._perform(
                 wf, t.instance, todo, gen, recorded, written=index, direct=direct_waits(t.effects)
             )
@@ -252,7 +251,7 @@ class Core:
             gen = written.generation
             if gen is None:
                 continue
-            self.observe(wf, instance, event, t, seconds)
+            observe_step(self.observer, wf, instance, event, t, seconds=seconds)
             if self._indexing is None:  # else the fired timer went with the record
                 await self._timer_done(iid, event)
             return await self._perform(
@@ -388,22 +387,3 @@ class Core:
                 elif event is not None:
                     await self.process(iid, event)
                 await self.store.remove_early(topic, key, kept.message_id)
-
-    # ------------------------------------------------------------------ observation
-
-    def observe(
-        self,
-        wf: CompiledWorkflow[Any],
-        before: Instance[Any],
-        event: Event,
-        t: Transition[Any],
-        seconds: float,
-    ) -> None:
-        self.observer.on_transition(wf.name, event_kind(wf, before, event), seconds)
-        if t.instance.status is not before.status:
-            self.observe_finish(t.instance, t.effects)
-
-    def observe_finish(self, instance: Instance[Any], effects: Iterable[Effect]) -> None:
-        for e in effects:
-            if isinstance(e, Finished):
-                self.observer.on_status(instance.id, instance.workflow, e.status)

@@ -7,7 +7,7 @@ import collections
 import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 import attrs
@@ -16,6 +16,7 @@ from runtime import machine, record
 from runtime.backends.sqlite import SqliteBroker, SqliteStore
 from runtime.engine_api import node_kind
 from runtime.ops import tracing
+from runtime.ops.hooks import EngineObserver
 from runtime.types import (
     MESSAGE_ID_HEADER,
     AddWait,
@@ -304,6 +305,29 @@ def without(outbox: tuple[Effect, ...], done: Sequence[Effect]) -> tuple[Effect,
         with contextlib.suppress(ValueError):
             left.remove(e)
     return tuple(left)
+
+
+def observe_step(
+    observer: EngineObserver,
+    wf: CompiledWorkflow[Any],
+    before: Instance[Any],
+    event: Event,
+    t: Transition[Any],
+    *,
+    seconds: float,
+) -> None:
+    """Tell the observer of a step that changed a run (and of the run's end, if it ended)."""
+    observer.on_transition(wf.name, event_kind(wf, before, event), seconds)
+    if t.instance.status is not before.status:
+        observe_finish(observer, t.instance, t.effects)
+
+
+def observe_finish(
+    observer: EngineObserver, instance: Instance[Any], effects: Iterable[Effect]
+) -> None:
+    for e in effects:
+        if isinstance(e, Finished):
+            observer.on_status(instance.id, instance.workflow, e.status)
 
 
 def event_kind(wf: CompiledWorkflow[Any], before: Instance[Any], event: Event) -> str:
