@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         SendFailed,
         Status,
         TopicSpec,
+        Unavailable,
     )
     from runtime.urls import UrlError
 
@@ -54,6 +55,7 @@ __all__ = [
     "SendFailed",
     "Status",
     "TopicSpec",
+    "Unavailable",
     "UnknownRunError",
     "UnknownWorkflowError",
     "UnreadableRunError",
@@ -71,6 +73,7 @@ _HOMES = {
     "SendFailed": "runtime.types",
     "Status": "runtime.types",
     "TopicSpec": "runtime.types",
+    "Unavailable": "runtime.types",
     "UrlError": "runtime.urls",
 }
 

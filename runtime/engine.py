@@ -68,6 +68,7 @@ from runtime.engine_idle import (
     Lifecycle,
     collecting,
     end_loops,
+    patiently,
     signal_handlers,
 )
 from runtime.engine_loop import Intake, Subscriber, by_key, consume
@@ -239,7 +240,7 @@ class Engine:
         async with asyncio.TaskGroup() as tg:
             self._calls.attach(tg)
             self._calls.deferred.clear()
-            await self._house.recover_all()
+            await patiently(self._life, "recovering outboxes", self._house.recover_all)
             topics = [*self.registry.listened, HANDOFF_TOPIC]
             consumer = self.broker.consumer(self._group, topics)
             intake = consume("intake", consumer, self._intake.handle_batch, self._life, self._batch)

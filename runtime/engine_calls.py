@@ -23,7 +23,15 @@ from typing import Any
 
 from runtime.engine_api import UnreadableRunError
 from runtime.engine_threads import Threads
-from runtime.types import Call, CallFinished, CompiledWorkflow, Event, Instance, RunCall
+from runtime.types import (
+    Call,
+    CallFinished,
+    CompiledWorkflow,
+    Event,
+    Instance,
+    RunCall,
+    Unavailable,
+)
 
 _log = logging.getLogger("dagger.engine")
 
@@ -75,15 +83,28 @@ class Calls:
         try:
             result, error = await self._attempt(node, state)
             event = CallFinished(f"call/{n}/{attempt}", n, attempt, result, error, base=state)
-            try:
-                await self._process(iid, event)
-            except UnreadableRunError as exc:  # rewritten meanwhile by another build
-                _log.warning("the result of call %s is not recorded: %s", event.event_id, exc)
+            await self._record(iid, event)
         finally:
             if self._tasks.pop(key, None) is not None:
                 self._per_run[iid] -= 1
                 if self._per_run[iid] <= 0:
                     del self._per_run[iid]
+
+    async def _record(self, iid: str, event: CallFinished) -> None:
+        """Apply a call's result; while the store is away, again after a pause (a stopping
+        engine cancels the wait after its grace: the call stays owed and runs again)."""
+        pause = 0.5
+        while True:
+            try:
+                await self._process(iid, event)
+                return
+            except UnreadableRunError as exc:  # rewritten meanwhile by another build
+                _log.warning("the result of call %s is not recorded: %s", event.event_id, exc)
+                return
+            except Unavailable as exc:
+                _log.warning("the result of call %s waits for the store: %s", event.event_id, exc)
+                await asyncio.sleep(pause)
+                pause = min(2 * pause, 30.0)
 
     async def _attempt(self, node: Call[Any], state: object) -> tuple[object | None, str | None]:
         """(result, None) or (None, what went wrong). A TimeoutError the function raised itself

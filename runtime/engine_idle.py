@@ -21,6 +21,8 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 
+from runtime.types import Unavailable
+
 _log = logging.getLogger("dagger.engine")
 
 
@@ -167,3 +169,19 @@ async def end_loops(loops: list[asyncio.Task[None]], grace: float) -> None:
         )
     for task in waiting:
         task.cancel()
+
+
+async def patiently(life: Lifecycle, what: str, work: Callable[[], Awaitable[None]]) -> bool:
+    """`work()`, done again after a pause (0.5 s doubling to 30 s) while a broker or store is
+    `Unavailable`; False when the engine stopped before it was done. Work the engine does is
+    safe to do twice: an event applied already is skipped, a message sent again has its id."""
+    pause = 0.5
+    while True:
+        try:
+            await work()
+            return True
+        except Unavailable as exc:
+            _log.warning("%s waits for a backend, %.1f s: %s", what, pause, exc)
+            if await life.sleep(pause):
+                return False
+            pause = min(2 * pause, 30.0)

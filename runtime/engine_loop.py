@@ -14,6 +14,7 @@ has taken it: replayed to an engine that serves that run, the others see it as a
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -22,7 +23,7 @@ from typing import Any
 from runtime.engine_api import UnreadableRunError
 from runtime.engine_batch import Batches, Job
 from runtime.engine_core import Core
-from runtime.engine_idle import Lifecycle
+from runtime.engine_idle import Lifecycle, patiently
 from runtime.engine_registry import HANDOFF_TOPIC, dead_letter_topic
 from runtime.engine_waiters import Waiters
 from runtime.ops import tracing
@@ -71,9 +72,11 @@ async def consume(
                 life.quiet(name, mark)
                 continue
             try:
-                await handle(batch)
+                handled = await patiently(life, name, functools.partial(handle, batch))
             except Interrupted:
                 break  # not committed: the batch is delivered again
+            if not handled:
+                break  # as above: stopped while a backend was away
             await consumer.commit(batch)
     finally:
         await consumer.close()

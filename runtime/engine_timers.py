@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 
 from runtime.engine_api import UnreadableRunError
 from runtime.engine_core import Core
-from runtime.engine_idle import Lifecycle
+from runtime.engine_idle import Lifecycle, patiently
 from runtime.types import DueTimer, Event, TimerFired
 
 _log = logging.getLogger("dagger.engine")
@@ -60,7 +60,7 @@ class Timers:
         self._wake = asyncio.Event()
         try:
             while not self._life.stopping:
-                await self._once()
+                await patiently(self._life, "the timer loop", self._once)
         finally:
             self._wake = None
 
@@ -139,16 +139,19 @@ class Housekeeping:
         self._left: dict[str, int] = {}  # runs it cannot read -> the generation seen then
         self._newly_left: list[str] = []  # why, for the next warning
 
-    async def recover_all(self) -> int:
+    async def recover_all(self) -> None:
         """Perform every pending outbox not being performed here (start of `run()`)."""
-        return await self._sweep(min_age=0.0)
+        await self._sweep(min_age=0.0)
 
     async def run(self) -> None:
         while not self._life.stopping:
             if await self._life.sleep(self._every):
                 return
-            await self._sweep(min_age=self._after)
-            await self._purge()
+            await patiently(self._life, "housekeeping", self._sweep_and_purge)
+
+    async def _sweep_and_purge(self) -> None:
+        await self._sweep(min_age=self._after)
+        await self._purge()
 
     async def _sweep(self, min_age: float) -> int:
         store = self._core.store

@@ -142,6 +142,11 @@ class BackendError(RuntimeError):
     names the backend and where it was looked for."""
 
 
+class Unavailable(BackendError):
+    """A broker or store did not answer, for now (a timeout, a lost connection): the same call
+    may work later. The engine's loops wait and try again; a caller of the Engine API sees it."""
+
+
 class RecordRefused(Exception):
     """Raised by a store's write: it refuses the record and always will (too big for it, say).
     The engine then ends the run FAILED with the state it had (that record it took)."""

@@ -225,5 +225,5 @@ class AerospikeStore:
         dropped = await self._early.purge(now)
         if not gone:
             return dropped
-        result = await c.call("purging finished instances", c.client.batch_remove, gone)
+        result = await c.batch("purging finished instances", c.client.batch_remove, gone, len(gone))
         return dropped + sum(1 for r in result.batch_records if r.result == 0)

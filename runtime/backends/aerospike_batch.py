@@ -103,10 +103,11 @@ class Instances:
         c, out, ids = self._conn, {}, list(dict.fromkeys(instance_ids))
         for at in range(0, len(ids), _CHUNK):
             chunk = ids[at : at + _CHUNK]
-            done = await c.call(
+            done = await c.batch(
                 f"reading {len(chunk)} instances",
                 c.client.batch_read,
                 [c.key("inst", i) for i in chunk],
+                len(chunk),
             )
             for iid, r in zip(chunk, done.batch_records, strict=True):
                 got = await self._read(iid, r)
@@ -178,10 +179,11 @@ class Instances:
             if not w.late
             for t, k in w.peek
         ]
-        done = await c.call(
+        done = await c.batch(
             f"writing {len(ws)} instances",
             c.client.batch_write,
             br.BatchRecords([*writes, *reads]),
+            len(writes) + len(reads),
             retried=retried,
         )
         results = done.batch_records

@@ -19,7 +19,7 @@ import aerospike
 from aerospike import exception as aex
 from attrs import frozen
 
-from runtime.types import BackendError, RecordRefused
+from runtime.types import BackendError, RecordRefused, Unavailable
 from runtime.urls import redacted
 
 T = TypeVar("T")
@@ -32,8 +32,20 @@ TRANSIENT = frozenset({9, 14, 18, 7, 11, -10, -7, -8, -15, -14, 211, 212, 152, 2
 _URL_KEYS = frozenset({"prefix", "timeout_ms", "pool"})
 
 
+def _transient(exc: Exception) -> bool:
+    """Timeouts, lost connections, a node being tended: worth trying again. A client that lost
+    sight of every node (the server paused or restarting) says "cluster is empty", under code 1."""
+    code, msg = getattr(exc, "code", None), str(getattr(exc, "msg", None) or exc)
+    return code in TRANSIENT or "cluster is empty" in msg
+
+
 class AerospikeStoreError(BackendError):
     """The server is unreachable, the namespace is missing, or a call failed for good."""
+
+
+class AerospikeUnavailable(AerospikeStoreError, Unavailable):
+    """A call kept timing out or losing its connection, every attempt: the server may be back
+    soon (the engine waits and tries again)."""
 
 
 @frozen
@@ -198,13 +210,35 @@ class Connection:
             except aex.RecordTooBig as exc:
                 raise RecordRefused(str(self._error(what, exc, ""))) from exc
             except aex.AerospikeError as exc:
-                if getattr(exc, "code", None) not in TRANSIENT:
+                if not _transient(exc):
                     raise self._error(what, exc, "") from exc
                 if attempt == self.config.attempts:
-                    raise self._error(what, exc, f" (tried {attempt} times)") from exc
+                    error = self._error(what, exc, f" (tried {attempt} times)")
+                    raise AerospikeUnavailable(str(error)) from exc
                 retried()
                 await asyncio.sleep(0.02 * 2**attempt)
         raise AssertionError("unreachable")
+
+    async def batch(
+        self,
+        what: str,
+        fn: Callable[..., Any],
+        records: Any,
+        count: int,
+        *,
+        retried: Callable[[], None] = lambda: None,
+    ) -> Any:
+        """A batch call (`call`) that answered for each of its `count` records. One cut short
+        (the client lost sight of the cluster midway) is AerospikeUnavailable: its writes may or
+        may not have landed, as after a crash, and the engine tries the step again later."""
+        done = await self.call(what, fn, records, retried=retried)
+        got = len(done.batch_records)
+        if got != count:
+            raise AerospikeUnavailable(
+                f"Aerospike at {self.config.where}: {what} answered for {got} of {count}"
+                f" records (result {done.result})"
+            )
+        return done
 
     def _error(self, what: str, exc: Exception, tail: str) -> AerospikeStoreError:
         code, msg = getattr(exc, "code", None), getattr(exc, "msg", None) or str(exc)

@@ -93,10 +93,11 @@ class EarlyMessages:
         if not pairs:
             return [() for _ in groups]
         c = self._conn
-        done = await c.call(
+        done = await c.batch(
             f"reading the messages kept for {len(pairs)} keys",
             c.client.batch_read,
             [self.key(t, k) for t, k in pairs],
+            len(pairs),
         )
         reads, out = iter(done.batch_records), []
         for group in groups:
@@ -157,7 +158,8 @@ class EarlyMessages:
                 writes.append(br.Write(row.key, removals, policy=_UPDATE))
         if not writes:
             return 0
-        done = await c.call("purging kept messages", c.client.batch_write, br.BatchRecords(writes))
+        batch = br.BatchRecords(writes)
+        done = await c.batch("purging kept messages", c.client.batch_write, batch, len(writes))
         return sum(n for n, r in zip(counts, done.batch_records, strict=True) if r.result == 0)
 
 

@@ -164,7 +164,7 @@ class Correlation:
                 br.Write(c.key("inst", instance_id), ops, policy=policy),
             ]
         )
-        done = await c.call(what, c.client.batch_write, batch)
+        done = await c.batch(what, c.client.batch_write, batch, 2)
         for r in done.batch_records:
             c.check(what, r.result, _GONE)
 
