@@ -193,11 +193,22 @@ class Engine:
         await self.close()
 
     async def open(self) -> None:
+        """Connect the broker and the store; on failure, close what was opened and raise
+        (`Unavailable` when a backend did not answer, and trying again later may work)."""
         if self._open:
             return
         await self.broker.start()
-        await self.store.start()
-        await self.broker.ensure_topics(self.registry.all_topics())
+        try:
+            await self.store.start()
+        except BaseException:
+            await self.broker.close()
+            raise
+        try:
+            await self.broker.ensure_topics(self.registry.all_topics())
+        except BaseException:
+            await self.store.close()
+            await self.broker.close()
+            raise
         self._open = True
 
     async def close(self) -> None:

@@ -167,7 +167,9 @@ class Connection:
         except aex.AerospikeError as exc:
             await self.close()
             msg = getattr(exc, "msg", None) or exc
-            raise AerospikeStoreError(f"cannot reach Aerospike at {cfg.where}: {msg}") from exc
+            denied = (aex.InvalidPassword, aex.InvalidUser, aex.NotAuthenticated)
+            error = AerospikeStoreError if isinstance(exc, denied) else AerospikeUnavailable
+            raise error(f"cannot reach Aerospike at {cfg.where}: {msg}") from exc
         try:
             await self._check_namespace()
             if prepare:

@@ -26,7 +26,7 @@ from aiokafka.errors import (
 )
 from aiokafka.structs import TopicPartition
 
-from runtime.types import BackendError, Incoming
+from runtime.types import BackendError, Incoming, Unavailable
 
 if TYPE_CHECKING:
     from runtime.backends.kafka import KafkaSettings
@@ -52,7 +52,9 @@ def connecting(settings: KafkaSettings) -> Iterator[None]:
             why = reasons.last or "no broker answered"
         else:
             why = f"{type(exc).__name__}: {exc}"
-        raise BackendError(f"cannot connect to Kafka at {where}: {why}") from exc
+        away = isinstance(exc, KafkaConnectionError) and not _refused(why)
+        error = Unavailable if away else BackendError  # a password or certificate stays wrong
+        raise error(f"cannot connect to Kafka at {where}: {why}") from exc
     finally:
         logger.removeHandler(reasons)
 
@@ -83,6 +85,11 @@ async def abandon_producer(producer: object) -> None:
     client = getattr(producer, "client", None)
     if client is not None:
         await client.close()
+
+
+def _refused(why: str) -> bool:
+    """Whether the broker answered and turned the client away (SASL, TLS): no use waiting."""
+    return any(word in why for word in ("Authentication", "SSL", "CERTIFICATE", "Sasl"))
 
 
 class _Reasons(logging.Handler):

@@ -158,7 +158,15 @@ def test_a_backend_that_cannot_be_used_is_one_line_and_exit_1(
 def test_a_worker_that_cannot_reach_kafka_says_so_and_exits_1() -> None:
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    argv = ["worker", "--broker", f"kafka://127.0.0.1:{port}", "--store", "memory://"]
+    argv = [
+        "worker",
+        "--broker",
+        f"kafka://127.0.0.1:{port}",
+        "--store",
+        "memory://",
+        "--wait",
+        "2",
+    ]
     done = subprocess.run(
         [sys.executable, "-m", "codegen.cli", *argv],
         cwd=ROOT,
