@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import logging
 import os
@@ -203,3 +204,47 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def print_json(value: object) -> None:
     sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+async def opened(
+    make: Callable[[], Engine], wait: float | None, log: logging.Logger
+) -> Engine | None:
+    """An opened engine. While a backend does not answer (`Unavailable`: Kafka or Aerospike not
+    up yet, or away), try again after a pause (1 s doubling to 30 s) for up to `wait` seconds
+    (None: no limit); None when SIGTERM or SIGINT comes first. A backend that answers and
+    refuses (a wrong password, an unknown namespace) fails at once."""
+    from runtime.engine_idle import signal_handlers  # noqa: PLC0415 (light --help)
+    from runtime.types import Unavailable  # noqa: PLC0415 (as above)
+
+    loop = asyncio.get_running_loop()
+    deadline = None if wait is None else loop.time() + wait
+    stop = asyncio.Event()
+    pause = 1.0
+    with signal_handlers(stop.set, wanted=True):
+        while True:
+            engine = make()
+            try:
+                await engine.open()
+                return engine
+            except Unavailable as exc:
+                left = None if deadline is None else deadline - loop.time()
+                if left is not None and left <= 0:
+                    raise
+                pause = min(pause, left) if left is not None else pause
+                log.warning("%s; trying again in %.0f s", exc, pause)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), pause)
+                if stop.is_set():
+                    return None
+                pause = min(2 * pause, 30.0)
+
+
+def add_wait_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds to wait at start for a broker or store that does not answer yet"
+        " (default: until it does, or until SIGTERM; 0: fail at once)",
+    )

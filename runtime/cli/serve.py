@@ -14,6 +14,8 @@ import argparse
 import sys
 from typing import Any
 
+from runtime.cli.common import add_wait_argument
+
 HELP = "run a worker with the HTTP API, Prometheus metrics and the web page"
 DEFAULT_BROKER = "sqlite:///dagger.db"
 
@@ -61,6 +63,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="log lines as text or JSON (default text)",
     )
 
+    add_wait_argument(parser)
+
 
 def run(args: argparse.Namespace) -> int:
     from runtime.ops.server import UnsafeBinding, check_binding, resolve_token  # noqa: PLC0415 -- keep `daggerc --help` light
@@ -90,4 +94,5 @@ def _options(args: argparse.Namespace, token: str | None) -> Any:
         token=token,
         updates_topic=args.updates_topic,
         json_logs=args.log_format == "json",
+        wait=args.wait,
     )

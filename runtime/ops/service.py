@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from typing import Any
 
 from attrs import frozen
 
-from runtime.cli.common import CliError, load_app
+from runtime.cli.common import CliError, load_app, opened
 from runtime.engine import Engine
 from runtime.ops import logs
 from runtime.ops.hooks import Observers
@@ -33,6 +34,7 @@ class ServeOptions:
     token: str | None = None
     updates_topic: str | None = None
     json_logs: bool = False
+    wait: float | None = None  # for a backend that does not answer yet (None: no limit)
 
 
 async def serve(options: ServeOptions) -> int:
@@ -60,7 +62,11 @@ async def serve(options: ServeOptions) -> int:
 async def _serve(options: ServeOptions, workflows: list[CompiledWorkflow[Any]]) -> None:
     metrics = Metrics()
     observers = Observers([metrics])
-    engine = Engine(options.broker, options.store, workflows, observer=observers)
+    make = functools.partial(Engine, options.broker, options.store, workflows, observer=observers)
+    engine = await opened(make, options.wait, _log)
+    if engine is None:
+        _log.info("stopped before the backends answered")
+        return
     updates = UpdateStream(engine.broker if options.updates_topic else None, options.updates_topic)
     observers.add(updates)
     async with engine:

@@ -155,18 +155,12 @@ def test_a_backend_that_cannot_be_used_is_one_line_and_exit_1(
         assert err.count("\n") == 1 and err.startswith(want), (argv, err)
 
 
-def test_a_worker_that_cannot_reach_kafka_says_so_and_exits_1() -> None:
+@pytest.mark.parametrize("command", ["worker", "serve"])
+def test_a_server_that_cannot_reach_kafka_waits_then_says_so_and_exits_1(command: str) -> None:
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    argv = [
-        "worker",
-        "--broker",
-        f"kafka://127.0.0.1:{port}",
-        "--store",
-        "memory://",
-        "--wait",
-        "2",
-    ]
+    argv = [command, "--broker", f"kafka://127.0.0.1:{port}", "--store", "memory://"]
+    argv += ["--app", "generated", "--wait", "2", *(["--port", "0"] if command == "serve" else [])]
     done = subprocess.run(
         [sys.executable, "-m", "codegen.cli", *argv],
         cwd=ROOT,
@@ -178,10 +172,11 @@ def test_a_worker_that_cannot_reach_kafka_says_so_and_exits_1() -> None:
     )
     assert done.returncode == 1, done.stderr
     last = done.stderr.strip().splitlines()[-1]
-    assert (
-        last == f"daggerc worker: cannot connect to Kafka at 127.0.0.1:{port}: [Errno 111] Connect"
+    assert last == (
+        f"daggerc {command}: cannot connect to Kafka at 127.0.0.1:{port}: [Errno 111] Connect"
         f" call failed ('127.0.0.1', {port})"
     )
+    assert "trying again in 1 s" in done.stderr
     assert "Traceback" not in done.stderr
 
 
