@@ -12,9 +12,9 @@ until `shutdown()`, SIGTERM or SIGINT; then it stops taking work, lets running c
 finish for `shutdown_grace` seconds (what is still running is handed back: a call's RunCall stays
 owed and the run is announced on the hand-off topic; a step waiting on a broker that does not
 answer keeps its messages in its outbox and its batch uncommitted), commits, and returns. Closing
-waits at most a few seconds more for such a broker, so a worker stops in well under 30 s. `run(until_idle=True)` returns once
-there is nothing left to do; timers pending in the future are waited for, unless they are due more
-than `max_wait` seconds from now. `shutdown()` is idempotent; leaving the `async with` shuts down.
+waits at most a few seconds more for such a broker, so a worker stops in well under 30 s.
+`run(until_idle=True)` returns once there is nothing left to do; timers pending in the future are
+waited for, unless they are due more than `max_wait` seconds from now. `shutdown()` is idempotent; leaving the `async with` shuts down.
 
 Decisions worth knowing:
 - `status(id)` of an unknown id is None; `cancel(id)` of an unknown id raises UnknownRunError.
@@ -251,7 +251,7 @@ class Engine:
         async with asyncio.TaskGroup() as tg:
             self._calls.attach(tg)
             self._calls.deferred.clear()
-            await patiently(self._life, "recovering outboxes", self._house.recover_all)
+            await patiently("recovering outboxes", self._house.recover_all, sleep=self._life.sleep)
             topics = [*self.registry.listened, HANDOFF_TOPIC]
             consumer = self.broker.consumer(self._group, topics)
             intake = consume("intake", consumer, self._intake.handle_batch, self._life, self._batch)

@@ -16,22 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from runtime.engine_api import UnreadableRunError
+from runtime.engine_idle import patiently
 from runtime.engine_threads import Threads
-from runtime.types import (
-    Call,
-    CallFinished,
-    CompiledWorkflow,
-    Event,
-    Instance,
-    RunCall,
-    Unavailable,
-)
+from runtime.types import Call, CallFinished, CompiledWorkflow, Event, Instance, RunCall
 
 _log = logging.getLogger("dagger.engine")
 
@@ -93,18 +87,11 @@ class Calls:
     async def _record(self, iid: str, event: CallFinished) -> None:
         """Apply a call's result; while the store is away, again after a pause (a stopping
         engine cancels the wait after its grace: the call stays owed and runs again)."""
-        pause = 0.5
-        while True:
-            try:
-                await self._process(iid, event)
-                return
-            except UnreadableRunError as exc:  # rewritten meanwhile by another build
-                _log.warning("the result of call %s is not recorded: %s", event.event_id, exc)
-                return
-            except Unavailable as exc:
-                _log.warning("the result of call %s waits for the store: %s", event.event_id, exc)
-                await asyncio.sleep(pause)
-                pause = min(2 * pause, 30.0)
+        try:
+            applying = functools.partial(self._process, iid, event)
+            await patiently(f"the result of call {event.event_id}", applying)
+        except UnreadableRunError as exc:  # rewritten meanwhile by another build
+            _log.warning("the result of call %s is not recorded: %s", event.event_id, exc)
 
     async def _attempt(self, node: Call[Any], state: object) -> tuple[object | None, str | None]:
         """(result, None) or (None, what went wrong). A TimeoutError the function raised itself

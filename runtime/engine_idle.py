@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from runtime.types import Unavailable
 
 _log = logging.getLogger("dagger.engine")
+RETRY_FIRST_S, RETRY_MAX_S = 0.5, 30.0  # pauses before trying a backend that did not answer
 
 
 class Lifecycle:
@@ -171,17 +172,30 @@ async def end_loops(loops: list[asyncio.Task[None]], grace: float) -> None:
         task.cancel()
 
 
-async def patiently(life: Lifecycle, what: str, work: Callable[[], Awaitable[None]]) -> bool:
-    """`work()`, done again after a pause (0.5 s doubling to 30 s) while a broker or store is
-    `Unavailable`; False when the engine stopped before it was done. Work the engine does is
-    safe to do twice: an event applied already is skipped, a message sent again has its id."""
-    pause = 0.5
+async def _pause(seconds: float) -> bool:
+    await asyncio.sleep(seconds)
+    return False  # never "stopped": a stopping engine cancels the wait after its grace
+
+
+async def patiently(
+    what: str,
+    work: Callable[[], Awaitable[None]],
+    *,
+    errors: tuple[type[Exception], ...] = (Unavailable,),
+    sleep: Callable[[float], Awaitable[bool]] = _pause,
+) -> bool:
+    """`work()`, done again after a pause (RETRY_FIRST_S doubling to RETRY_MAX_S) while it
+    raises one of `errors`: a store that does not answer (`Unavailable`), or a broker
+    (`SendFailed`). False when `sleep` (`Lifecycle.sleep`) says the engine stopped first. Work
+    the engine does is safe to do twice: an event applied already is skipped, a message sent
+    again has its id."""
+    pause = RETRY_FIRST_S
     while True:
         try:
             await work()
             return True
-        except Unavailable as exc:
-            _log.warning("%s waits for a backend, %.1f s: %s", what, pause, exc)
-            if await life.sleep(pause):
+        except errors as exc:
+            _log.warning("%s waits %.1f s for the backend: %s", what, pause, exc)
+            if await sleep(pause):
                 return False
-            pause = min(2 * pause, 30.0)
+            pause = min(2 * pause, RETRY_MAX_S)

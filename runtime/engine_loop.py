@@ -44,7 +44,6 @@ ERROR_HEADER = "dagger-error"
 SOURCE_TOPIC_HEADER = "dagger-source-topic"
 SOURCE_PARTITION_HEADER = "dagger-source-partition"
 SOURCE_OFFSET_HEADER = "dagger-source-offset"
-RETRY_FIRST_S, RETRY_MAX_S = 0.5, 30.0  # pauses before sending again to a broker that is down
 DEAD_LETTER_HEADERS = frozenset(
     {ERROR_HEADER, SOURCE_TOPIC_HEADER, SOURCE_PARTITION_HEADER, SOURCE_OFFSET_HEADER}
 )  # what a dead letter carries beyond the message's own headers
@@ -72,7 +71,7 @@ async def consume(
                 life.quiet(name, mark)
                 continue
             try:
-                handled = await patiently(life, name, functools.partial(handle, batch))
+                handled = await patiently(name, functools.partial(handle, batch), sleep=life.sleep)
             except Interrupted:
                 break  # not committed: the batch is delivered again
             if not handled:
@@ -247,15 +246,9 @@ async def dead_letter(core: Core, rec: Incoming, reason: str) -> None:
     )
     target = dead_letter_topic(rec.topic)
     letter = [Outgoing(target, rec.key, rec.value, headers)]
-    pause = RETRY_FIRST_S
-    while True:  # the batch waits: its offsets are committed only once the letter is sent
-        try:
-            await core.broker.send(letter)
-            break
-        except SendFailed as exc:
-            _log.warning("the dead letter of %s waits for the broker: %s", message_id(rec), exc)
-            await asyncio.sleep(pause)  # a stopping engine cancels this wait after its grace
-            pause = min(2 * pause, RETRY_MAX_S)
+    # the batch waits: its offsets are committed only once the letter is sent
+    send = functools.partial(core.broker.send, letter)
+    await patiently(f"the dead letter of {message_id(rec)}", send, errors=(SendFailed,))
     core.observer.on_dead_letter(rec.topic, reason)
     _log.warning(
         "dead-lettered %s/%d/%d to %s: %s", rec.topic, rec.partition, rec.offset, target, reason
@@ -287,8 +280,8 @@ class Subscriber:
     message that does not decode, or whose handler raises, goes to the topic's dead-letter
     topic with the reason (`daggerc dead-letters TOPIC --replay` sends it back). A handler
     that raises `SendFailed` (its `engine.send` found the broker down) runs again after a pause,
-    from RETRY_FIRST_S doubling up to RETRY_MAX_S, until the broker takes its message or the engine
-    stops (then the message is delivered again on the next start)."""
+    until the broker takes its message or the engine stops (then the message is delivered again
+    on the next start)."""
 
     def __init__(
         self,
@@ -309,30 +302,18 @@ class Subscriber:
             reason = f"cannot decode a {rec.topic} message: {type(exc).__name__}: {exc}"
             await dead_letter(self._core, rec, reason)
             return
+        handling = functools.partial(self._handler, message)
         try:
-            await self._patiently(rec, message)
-        except Interrupted:
-            raise
+            handled = await patiently(
+                f"the handler of {rec.topic} on {message_id(rec)}",
+                handling,
+                errors=(SendFailed,),
+                sleep=self._life.sleep,
+            )
         except Exception as exc:
             _log.exception("the handler of %s failed on %s", rec.topic, message_id(rec))
             reason = f"the handler of {rec.topic} raised {type(exc).__name__}: {exc}"
             await dead_letter(self._core, rec, reason)
-
-    async def _patiently(self, rec: Incoming, message: object) -> None:
-        """The handler, run again after a pause while it raises `SendFailed`."""
-        pause = RETRY_FIRST_S
-        while True:
-            try:
-                await self._handler(message)
-                return
-            except SendFailed as exc:
-                _log.warning(
-                    "the handler of %s could not send (%s); it runs again on %s in %.1f s",
-                    rec.topic,
-                    exc,
-                    message_id(rec),
-                    pause,
-                )
-                if await self._life.sleep(pause):
-                    raise Interrupted from exc
-                pause = min(2 * pause, RETRY_MAX_S)
+            return
+        if not handled:
+            raise Interrupted  # the engine stopped first: the message is delivered again

@@ -60,7 +60,7 @@ class Timers:
         self._wake = asyncio.Event()
         try:
             while not self._life.stopping:
-                await patiently(self._life, "the timer loop", self._once)
+                await patiently("the timer loop", self._once, sleep=self._life.sleep)
         finally:
             self._wake = None
 
@@ -147,13 +147,13 @@ class Housekeeping:
         while not self._life.stopping:
             if await self._life.sleep(self._every):
                 return
-            await patiently(self._life, "housekeeping", self._sweep_and_purge)
+            await patiently("housekeeping", self._sweep_and_purge, sleep=self._life.sleep)
 
     async def _sweep_and_purge(self) -> None:
         await self._sweep(min_age=self._after)
         await self._purge()
 
-    async def _sweep(self, min_age: float) -> int:
+    async def _sweep(self, min_age: float) -> None:
         store = self._core.store
         ids = [i for i in await store.with_outbox(10_000) if not self._busy(i)]
         self._core.observer.on_outbox_depth(len(ids))
@@ -175,7 +175,6 @@ class Housekeeping:
                 self._newly_left[0],
             )
             self._newly_left.clear()
-        return len(jobs)
 
     async def _recover(self, iid: str, generation: int) -> None:
         try:

@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 from runtime.backends.memory import MemoryBroker, MemoryStore
@@ -55,29 +57,30 @@ def open_backends(url: str, store_url: str | None = None) -> tuple[Broker, Store
         store_url = url
     store_scheme = _scheme(store_url, "store", STORE_SCHEMES)
     if broker_scheme == "sqlite" and store_scheme == "sqlite":
-        try:
+        with _url_errors():
             return open_sqlite(url, store_url)
-        except ValueError as exc:
-            raise UrlError(str(exc)) from exc
     return broker_from_url(url), store_from_url(store_url)
 
 
-def broker_from_url(url: str) -> Broker:
+@contextlib.contextmanager
+def _url_errors() -> Iterator[None]:
+    """A backend's own URL parser rejects a host, option or value with a ValueError: UrlError."""
     try:
-        return _broker(url)
+        yield
     except UrlError:
         raise
-    except ValueError as exc:  # a backend's own parser: a bad host, option or value
+    except ValueError as exc:
         raise UrlError(str(exc)) from exc
+
+
+def broker_from_url(url: str) -> Broker:
+    with _url_errors():
+        return _broker(url)
 
 
 def store_from_url(url: str) -> Store:
-    try:
+    with _url_errors():
         return _store(url)
-    except UrlError:
-        raise
-    except ValueError as exc:  # as above
-        raise UrlError(str(exc)) from exc
 
 
 def _broker(url: str) -> Broker:
